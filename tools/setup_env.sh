@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Create (or reuse) the project-local virtual environment `.venv` with the pinned OpenMMLab stack,
+# mmcv compiled from source with its ops, and mmsoco installed in development mode.
+#
+# Idempotent: a stamp in .venv records the hash of requirements/pins.txt; when it matches and the
+# stack imports, nothing is installed or rebuilt.  The first run on a fresh machine takes ~25-30
+# minutes, almost all of it compiling mmcv's C++ ops (77 files on 2 cores); pip caches the built
+# wheel, so a rebuilt venv on the same machine takes a few minutes.
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${MMSOCO_VENV:-$ROOT/.venv}"
+PINS="$ROOT/requirements/pins.txt"
+LOG="$VENV.install.log"
+PY_WANTED="3.11"
+
+die() { echo "mmsoco setup: $*" >&2; exit 1; }
+pin() { grep -E "^$1[=<>]" "$PINS" | sed 's/[[:space:]]*#.*//' | head -n1; }
+
+# --- prerequisites, each with one clear line ------------------------------------------------------
+PYTHON="${PYTHON:-}"
+if [ -z "$PYTHON" ]; then
+  for cand in python3.11 python3 python; do
+    if command -v "$cand" >/dev/null 2>&1 && \
+       [ "$("$cand" -c 'import sys;print("%d.%d"%sys.version_info[:2])' 2>/dev/null)" = "$PY_WANTED" ]; then
+      PYTHON="$(command -v "$cand")"; break
+    fi
+  done
+fi
+[ -n "$PYTHON" ] || die "Python $PY_WANTED not found. Install it (e.g. 'apt install python3.11 python3.11-venv' or 'pyenv install 3.11') or set PYTHON=/path/to/python3.11."
+command -v g++ >/dev/null 2>&1 || die "no C++ compiler (g++) found; mmcv's ops are compiled from source. Install it with 'apt install g++' (or 'build-essential')."
+
+stamp_want="$(sha256sum "$PINS" | cut -c1-16)"
+if [ -f "$VENV/.mmsoco-stamp" ] && [ "$(cat "$VENV/.mmsoco-stamp")" = "$stamp_want" ] && \
+   "$VENV/bin/python" -c 'import mmcv.ops, mmdet, mmselfsup, mmsoco' >/dev/null 2>&1; then
+  exit 0   # already set up: nothing to do
+fi
+
+echo "mmsoco setup: installing into $VENV (log: $LOG)"
+echo "mmsoco setup: first install on a fresh machine takes ~25-30 min (mmcv ops compile from source)."
+: > "$LOG"
+step() {  # step "what" cmd...: run quietly into the log, one clear line on failure
+  local what="$1"; shift
+  echo "  - $what"
+  if ! "$@" >>"$LOG" 2>&1; then
+    tail -n 15 "$LOG" | sed 's/^/    | /' >&2
+    die "failed: $what. Full log: $LOG"
+  fi
+}
+
+[ -x "$VENV/bin/python" ] || step "create virtual environment" "$PYTHON" -m venv "$VENV"
+PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
+
+step "torch, torchvision and build tools" "${PIP[@]}" install \
+  "$(pin torch)" "$(pin torchvision)" "$(pin setuptools)" "$(pin ninja)" wheel "$(pin numpy)"
+step "mmengine" "${PIP[@]}" install "$(pin mmengine)"
+
+# mmcv: built from source.  mmcv 2.0.1 hard-codes -std=c++14 but torch 2.14's headers need C++20,
+# and CXXFLAGS cannot override it (mmcv's flag comes last), so the compiler is a wrapper that
+# rewrites the standard flag.  CUDA ops are built when nvcc and a GPU are visible.
+if ! "$VENV/bin/python" -c 'import mmcv.ops' >/dev/null 2>&1; then
+  WRAP="$VENV/mmsoco-cxx"
+  mkdir -p "$WRAP"
+  for tool in g++ gcc c++; do
+    real="$(command -v $tool || command -v g++)"
+    cat > "$WRAP/$tool" <<WRAPPER
+#!/usr/bin/env bash
+args=()
+for a in "\$@"; do
+  case "\$a" in -std=c++14|-std=c++17|-std=gnu++14|-std=gnu++17) a=-std=c++20 ;; esac
+  args+=("\$a")
+done
+exec $real "\${args[@]}"
+WRAPPER
+    chmod +x "$WRAP/$tool"
+  done
+  export CC="$WRAP/gcc" CXX="$WRAP/g++" MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}"
+  export PATH="$VENV/bin:$PATH"
+  if command -v nvcc >/dev/null 2>&1 && command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+    export FORCE_CUDA=1; echo "  (GPU and nvcc found: building CUDA ops too)"
+  fi
+  step "mmcv with compiled ops (the long step; progress in $LOG)" "${PIP[@]}" install \
+    --no-build-isolation --no-binary mmcv "$(pin mmcv)"
+  "$VENV/bin/python" -c 'from mmcv.ops import RoIAlign, nms' >>"$LOG" 2>&1 || \
+    die "mmcv installed but its compiled ops do not import. See $LOG."
+fi
+
+step "mmdet, mmcls, mmselfsup, OpenCV contrib, scikit-image, pytest" "${PIP[@]}" install \
+  "$(pin mmdet)" "$(pin mmcls)" "$(pin mmselfsup)" "$(pin opencv-contrib-python)" \
+  "$(pin scikit-image)" "$(pin pytest)" "$(pin numpy)" "$(pin setuptools)"
+# opencv-python (pulled in by some packages) shadows the contrib build's cv2: keep only contrib.
+if "${PIP[@]}" show opencv-python >/dev/null 2>&1 || "${PIP[@]}" show opencv-python-headless >/dev/null 2>&1; then
+  step "keep only opencv-contrib" bash -c "'${PIP[0]}' -m pip uninstall -y opencv-python opencv-python-headless && \
+    '${PIP[0]}' -m pip install --force-reinstall --no-deps '$(pin opencv-contrib-python)'"
+fi
+step "mmsoco (editable)" "${PIP[@]}" install --no-build-isolation --no-deps -e "$ROOT"
+
+"$VENV/bin/python" -c 'import mmcv.ops, mmdet, mmselfsup, mmsoco, cv2; cv2.ximgproc.segmentation' >>"$LOG" 2>&1 || \
+  die "the stack installed but does not import; see $LOG"
+echo "$stamp_want" > "$VENV/.mmsoco-stamp"
+echo "mmsoco setup: done ($VENV)"
