@@ -51,8 +51,9 @@ step() {  # step "what" cmd...: run quietly into the log, one clear line on fail
 [ -x "$VENV/bin/python" ] || step "create virtual environment" "$PYTHON" -m venv "$VENV"
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
 
-step "torch, torchvision and build tools" "${PIP[@]}" install \
-  "$(pin torch)" "$(pin torchvision)" "$(pin setuptools)" "$(pin ninja)" wheel "$(pin numpy)"
+step "torch and torchvision" "${PIP[@]}" install "$(pin torch)" "$(pin torchvision)" "$(pin numpy)"
+# torch 2.14.1 declares setuptools>=77 but runs with the older one; mmcv's build needs pkg_resources.
+step "build tools (setuptools<70, ninja)" "${PIP[@]}" install "$(pin setuptools)" "$(pin ninja)" wheel
 step "mmengine" "${PIP[@]}" install "$(pin mmengine)"
 
 # mmcv: built from source.  mmcv 2.0.1 hard-codes -std=c++14 but torch 2.14's headers need C++20,
@@ -87,7 +88,7 @@ fi
 
 step "mmdet, mmcls, mmselfsup, OpenCV contrib, scikit-image, pytest" "${PIP[@]}" install \
   "$(pin mmdet)" "$(pin mmcls)" "$(pin mmselfsup)" "$(pin opencv-contrib-python)" \
-  "$(pin scikit-image)" "$(pin pytest)" "$(pin numpy)" "$(pin setuptools)"
+  "$(pin scikit-image)" "$(pin pytest)" "$(pin numpy)"
 # opencv-python (pulled in by some packages) shadows the contrib build's cv2: keep only contrib.
 if "${PIP[@]}" show opencv-python >/dev/null 2>&1 || "${PIP[@]}" show opencv-python-headless >/dev/null 2>&1; then
   step "keep only opencv-contrib" bash -c "'${PIP[0]}' -m pip uninstall -y opencv-python opencv-python-headless && \

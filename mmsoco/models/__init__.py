@@ -1,0 +1,1 @@
+from . import algorithms, heads, necks, roi_extractors  # noqa: F401

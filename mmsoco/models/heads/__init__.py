@@ -1,0 +1,3 @@
+from .rcnn_head import RCNNHead
+
+__all__ = ['RCNNHead']

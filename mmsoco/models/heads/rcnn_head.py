@@ -1,0 +1,64 @@
+"""The R-CNN box head SoCo pretrains, shaped so its weights load into mmdet's box head."""
+from typing import Optional, Union
+
+import torch
+import torch.nn as nn
+from mmcv.cnn import ConvModule
+from mmengine.model import BaseModule
+
+from mmsoco.registry import MODELS
+
+
+@MODELS.register_module()
+class RCNNHead(BaseModule):
+    """The shared part of Mask R-CNN's ``Shared4Conv1FCBBoxHead``: 4 conv3x3 + 1 fc.
+
+    Parameter names (``shared_convs.{i}.conv``, ``shared_convs.{i}.bn``, ``shared_fcs.0``) equal
+    those of :class:`mmdet.models.roi_heads.bbox_heads.ConvFCBBoxHead` with ``num_shared_convs=4,
+    num_shared_fcs=1`` and ``norm_cfg=dict(type='BN')``, so a SoCo head becomes the detector's box
+    head by renaming the prefix only.
+
+    Args:
+        in_channels (int): Channels of the pooled RoI features. Defaults to 256.
+        roi_feat_size (int): Side of the pooled RoI features. Defaults to 7.
+        num_convs (int): Number of 3x3 convs. Defaults to 4.
+        conv_out_channels (int): Channels of each conv. Defaults to 256.
+        fc_out_channels (int): Width of the fc layer. Defaults to 1024.
+        norm_cfg (dict): Norm layer of the convs. Defaults to ``dict(type='BN')``.
+        init_cfg (dict or list[dict], optional): Initialization config.
+    """
+
+    def __init__(self,
+                 in_channels: int = 256,
+                 roi_feat_size: int = 7,
+                 num_convs: int = 4,
+                 conv_out_channels: int = 256,
+                 fc_out_channels: int = 1024,
+                 norm_cfg: Optional[dict] = dict(type='BN'),
+                 init_cfg: Optional[Union[dict, list]] = dict(
+                     type='Kaiming', layer=['Conv2d', 'Linear'], nonlinearity='relu')) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.shared_convs = nn.ModuleList([
+            ConvModule(in_channels if i == 0 else conv_out_channels, conv_out_channels, 3,
+                       padding=1, norm_cfg=norm_cfg) for i in range(num_convs)
+        ])
+        self.shared_fcs = nn.ModuleList(
+            [nn.Linear(conv_out_channels * roi_feat_size * roi_feat_size, fc_out_channels)])
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, roi_feats: torch.Tensor) -> torch.Tensor:
+        """Embed pooled RoI features.
+
+        Args:
+            roi_feats (Tensor): shape (n, in_channels, roi_feat_size, roi_feat_size).
+
+        Returns:
+            Tensor: shape (n, fc_out_channels).
+        """
+        x = roi_feats
+        for conv in self.shared_convs:
+            x = conv(x)                       # n x 256 x 7 x 7
+        x = x.flatten(1)                      # n x (256*7*7)
+        for fc in self.shared_fcs:
+            x = self.relu(fc(x))              # n x 1024
+        return x
