@@ -1,0 +1,16 @@
+# The two entry points of the README.  Both create .venv on first use (tools/setup_env.sh).
+PY := .venv/bin/python
+
+.PHONY: demo test venv lint
+
+venv:
+	@bash tools/setup_env.sh
+
+demo: venv
+	@$(PY) tools/demo.py
+
+test: venv
+	@$(PY) -m pytest -q tests
+
+lint: venv
+	@$(PY) -m flake8 mmsoco data_prep tools tests configs

@@ -1,0 +1,3 @@
+from .target_network import CosineMomentumEMA
+
+__all__ = ['CosineMomentumEMA']

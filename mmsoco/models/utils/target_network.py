@@ -1,0 +1,88 @@
+"""The target network: an exponential moving average of the online network."""
+from math import cos, pi
+from typing import Optional
+
+import torch
+import torch.nn as nn
+from mmengine.logging import MessageHub
+from mmengine.model import BaseAveragedModel
+
+from mmsoco.registry import MODELS
+
+
+@MODELS.register_module()
+class CosineMomentumEMA(BaseAveragedModel):
+    """EMA with BYOL's momentum schedule, updated in one fused pass.
+
+    After step ``k`` of ``K`` (the run's ``max_iters``) each target parameter becomes
+
+    .. math::
+        \\xi \\leftarrow m_k \\xi + (1 - m_k) \\theta, \\quad
+        m_k = m_1 - (m_1 - m_0) (\\cos(\\pi k / K) + 1) / 2
+
+    so ``m`` rises from ``momentum`` (:math:`m_0`, 0.99 in SoCo) to ``end_momentum``
+    (:math:`m_1`, 1) along a cosine.  Note the convention: ``momentum`` weighs the *target*, as in
+    BYOL and MoCo, the opposite of :class:`mmengine.model.ExponentialMovingAverage`.  The first
+    update copies the online weights.  ``steps`` is a buffer, saved in checkpoints, so a resumed
+    run continues the schedule where it stopped.  The averaged copy never requires grad.
+
+    Args:
+        model (nn.Module): The online modules to average (deep-copied).
+        momentum (float): :math:`m_0`. Defaults to 0.99.
+        end_momentum (float): :math:`m_1`. Defaults to 1.
+        max_iters (int, optional): :math:`K`. Defaults to None: read ``max_iters`` from the
+            runner's :class:`MessageHub`.
+        device (torch.device, optional): Where to keep the copy. Defaults to None.
+    """
+
+    def __init__(self,
+                 model: nn.Module,
+                 momentum: float = 0.99,
+                 end_momentum: float = 1.,
+                 max_iters: Optional[int] = None,
+                 device: Optional[torch.device] = None) -> None:
+        super().__init__(model=model, interval=1, device=device, update_buffers=False)
+        if not 0. <= momentum <= end_momentum <= 1.:
+            raise ValueError('need 0 <= momentum <= end_momentum <= 1, got '
+                             f'momentum={momentum}, end_momentum={end_momentum}')
+        self.momentum = momentum
+        self.end_momentum = end_momentum
+        self.max_iters = max_iters
+
+    def momentum_at(self, step: int) -> float:
+        """:math:`m_k` for ``step`` k."""
+        max_iters = self.max_iters or MessageHub.get_current_instance().get_info('max_iters')
+        if not max_iters:
+            raise RuntimeError('CosineMomentumEMA needs the run length: pass max_iters or run '
+                               "inside an mmengine Runner (which sets 'max_iters').")
+        progress = min(step / float(max_iters), 1.)
+        return self.end_momentum - (self.end_momentum - self.momentum) * (
+            cos(pi * progress) + 1) / 2
+
+    def avg_func(self, averaged_param: torch.Tensor, source_param: torch.Tensor,
+                 steps: int) -> None:
+        m = self.momentum_at(steps)
+        averaged_param.mul_(m).add_(source_param, alpha=1 - m)
+
+    @torch.no_grad()
+    def update_parameters(self, model: nn.Module) -> float:
+        """Move the target towards ``model`` and return the momentum used.
+
+        Args:
+            model (nn.Module): The online modules, same structure as the averaged copy.
+
+        Returns:
+            float: :math:`m_k` of this update (1.0 for the initial copy, which is logged as such).
+        """
+        online = [p.detach() for p in model.parameters()]
+        target = [p for p in self.module.parameters()]
+        step = int(self.steps)
+        if step == 0:
+            torch._foreach_copy_(target, online)
+            m = 1.
+        else:
+            m = self.momentum_at(step)
+            torch._foreach_mul_(target, m)                          # xi <- m * xi
+            torch._foreach_add_(target, online, alpha=1. - m)       #     + (1 - m) * theta
+        self.steps += 1
+        return m

@@ -1,0 +1,61 @@
+"""Shared helpers for the model tests: configs and hand-made batches (no data pipeline)."""
+import copy
+import os.path as osp
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmselfsup.structures import SelfSupDataSample
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def model_cfg(variant='fpn', tiny=False):
+    """The shipped model config, with plain BN so it runs outside distributed training.
+
+    ``tiny`` shrinks widths (ResNet-18, 512-wide MLPs) to keep optimisation tests quick; the
+    structure (FPN P2-P5, scale-aware RoIAlign, 4conv1fc head, projector, predictor) is unchanged.
+    """
+    cfg = Config.fromfile(osp.join(REPO, f'configs/_base_/models/soco_r50_{variant}.py')).model
+    cfg = copy.deepcopy(cfg)
+    cfg.backbone.norm_cfg = dict(type='BN')
+    for key in ('head', 'projector', 'predictor'):
+        if 'norm_cfg' in cfg[key]:
+            cfg[key].norm_cfg = dict(type='BN1d') if key != 'head' else dict(type='BN')
+    if tiny:
+        assert variant == 'fpn'
+        cfg.backbone.depth = 18
+        cfg.neck.in_channels = [64, 128, 256, 512]
+        cfg.neck.out_channels = 64
+        cfg.roi_extractor.out_channels = 64
+        cfg.head.update(in_channels=64, conv_out_channels=64, fc_out_channels=256)
+        cfg.projector.update(in_channels=256, hid_channels=512, out_channels=128)
+        cfg.predictor.update(in_channels=128, hid_channels=512, out_channels=128)
+    return cfg
+
+
+def make_sample(view_bboxes, valid=None):
+    """A data sample as the pipeline packs it: boxes (V, K, 4), ids (V, K), validity (K,)."""
+    view_bboxes = torch.as_tensor(np.asarray(view_bboxes, dtype=np.float32))
+    v, k, _ = view_bboxes.shape
+    sample = SelfSupDataSample()
+    sample.set_field(view_bboxes, 'view_bboxes')
+    sample.set_field(torch.arange(k).repeat(v, 1), 'proposal_ids')
+    sample.set_field(torch.ones(k, dtype=torch.bool) if valid is None
+                     else torch.as_tensor(valid, dtype=torch.bool), 'proposal_valid')
+    return sample
+
+
+def random_batch(n=2, sizes=(224, 224, 112), k=4, seed=0):
+    """Random views and random boxes inside each view."""
+    g = torch.Generator().manual_seed(seed)
+    inputs = [torch.randn(n, 3, s, s, generator=g) for s in sizes]
+    samples = []
+    for _ in range(n):
+        boxes = []
+        for s in sizes:
+            xy = torch.rand(k, 2, generator=g) * s * 0.5
+            wh = (torch.rand(k, 2, generator=g) * 0.4 + 0.1) * s
+            boxes.append(torch.cat([xy, (xy + wh).clamp(max=s)], 1))
+        samples.append(make_sample(torch.stack(boxes)))
+    return inputs, samples
