@@ -1,0 +1,12 @@
+"""Offline object proposals for SoCo (the first stage, run once per image collection).
+
+- ``python -m data_prep.generate_proposals SOURCE --out proposals.npz``: selective search +
+  the paper's filter for every image, in parallel, resumable (``pipeline.py``).
+- ``python -m data_prep.draw_proposals``: an image with its kept boxes, as a PNG.
+- ``python -m data_prep.benchmark``: speed and recall, against the pure-Python package.
+- ``storage.ProposalStore``: the proposals file a training job reads (numpy only).
+
+Nothing here imports the training stack (torch, mmengine, mmcv, mmdet, mmselfsup, mmsoco).
+Importing the package itself loads nothing; modules are imported where needed, so
+``from data_prep.storage import ProposalStore`` needs only numpy.
+"""

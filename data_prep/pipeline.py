@@ -1,0 +1,456 @@
+"""Proposals for a whole collection: sharded, parallel, resumable, never stopped by one image.
+
+Files, for ``--out proposals.npz``::
+
+    proposals.npz              the result (data_prep.storage layout); written last, atomically
+    proposals.report.json      failures, empty images, fallbacks, conversions, timing
+    proposals.parts/           while running: manifest.json, lock, shard-000000.npz, ...
+
+The sorted image list is cut into shards of ``shard_size`` images. Workers send back each
+image's boxes; a shard is written (temporary name, then ``os.replace``) as soon as all its
+images are in, so a file named ``shard-*.npz`` is always complete. A re-run with the same
+images and settings (checked against ``manifest.json``) keeps the valid shards and computes
+only the missing ones; shards are merged into the result at the end and the parts folder is
+removed.
+"""
+import hashlib
+import json
+import math
+import multiprocessing
+import os
+import os.path as osp
+import shutil
+import signal
+import socket
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from data_prep.collection import list_images, resolve_source
+from data_prep.filters import (LEVEL_EMPTY, LEVEL_FILTERED, LEVEL_RATIO_ONLY, LEVEL_UNFILTERED,
+                               BoxFilter)
+from data_prep.image_io import ImageError, read_image
+from data_prep.selective_search import MAX_SIDE, SelectiveSearch
+from data_prep.storage import ProposalStore, write_arrays
+
+TOOL = 'data_prep.generate_proposals'
+SHARD_FORMAT = 'shard-{:06d}.npz'
+
+
+# ------------------------------------------------------------------------------ one image
+def process_image(root: str, rel_path: str, search: SelectiveSearch,
+                  box_filter: BoxFilter) -> tuple:
+    """Read, search and filter one image; never raises for a bad image.
+
+    Returns:
+        tuple: (rel_path, kept boxes float64 (k, 4), (width, height), level, notes,
+        error or None, number of raw boxes, seconds).
+    """
+    start = time.perf_counter()
+    try:
+        img, notes = read_image(osp.join(root, rel_path))
+        height, width = img.shape[:2]
+        if max(width, height) > MAX_SIDE:
+            notes.append('large')
+        raw = search(img)
+        kept, level = box_filter.select(raw, width, height)
+        return (rel_path, kept, (width, height), level, notes, None, len(raw),
+                time.perf_counter() - start)
+    except ImageError as e:
+        error = str(e)
+    except MemoryError:
+        error = 'out of memory while processing (image too large?)'
+    except Exception as e:  # noqa: BLE001 - one bad image must not stop the run
+        error = f'{type(e).__name__}: {e}'
+    return (rel_path, np.zeros((0, 4)), (0, 0), LEVEL_EMPTY, [], error, 0,
+            time.perf_counter() - start)
+
+
+_WORKER: dict = {}
+
+
+def _init_worker(root, search, box_filter):
+    import cv2
+    cv2.setNumThreads(1)  # one image per process; OpenCV's own threads would oversubscribe
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is handled by the main process
+    _WORKER.update(root=root, search=search, box_filter=box_filter)
+
+
+def _work(chunk: Sequence[str]) -> List[tuple]:
+    return [process_image(_WORKER['root'], p, _WORKER['search'], _WORKER['box_filter'])
+            for p in chunk]
+
+
+# ------------------------------------------------------------------------------ progress
+class _Progress:
+    """tqdm when installed (images/s and ETA), else a line every few seconds."""
+
+    def __init__(self, total: int, initial: int, enabled: bool) -> None:
+        self.total, self.n, self.failed = total, initial, 0
+        self._bar = None
+        self._enabled = enabled
+        self._start = time.time()
+        self._initial = initial
+        self._last = 0.0
+        if not enabled:
+            return
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            return
+        self._bar = tqdm(total=total, initial=initial, unit='img', desc='proposals',
+                         smoothing=0.05, dynamic_ncols=True)
+
+    def update(self, n: int, failed: int) -> None:
+        self.n += n
+        self.failed += failed
+        if self._bar is not None:
+            self._bar.update(n)
+            if failed:
+                self._bar.set_postfix(failed=self.failed, refresh=False)
+            return
+        now = time.time()
+        if self._enabled and (now - self._last > 5 or self.n == self.total):
+            self._last = now
+            rate = (self.n - self._initial) / max(now - self._start, 1e-9)
+            eta = (self.total - self.n) / rate if rate > 0 else float('inf')
+            print(f'proposals: {self.n}/{self.total} images, {rate:.1f} img/s, '
+                  f'ETA {_fmt_seconds(eta)}, {self.failed} failed', file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _fmt_seconds(s: float) -> str:
+    if not math.isfinite(s):
+        return '?'
+    s = int(s)
+    return f'{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}'
+
+
+# ------------------------------------------------------------------------------ files
+def output_paths(out: str) -> Tuple[str, str]:
+    """(parts folder, report file) that go with an output file."""
+    stem = out[:-4] if out.lower().endswith('.npz') else out
+    return stem + '.parts', stem + '.report.json'
+
+
+def _fingerprint(paths: Sequence[str], settings: dict) -> str:
+    h = hashlib.sha1()
+    h.update(json.dumps(settings, sort_keys=True).encode())
+    for p in paths:
+        h.update(p.encode('utf-8') + b'\n')
+    return h.hexdigest()
+
+
+def _take_lock(parts_dir: str) -> str:
+    lock = osp.join(parts_dir, 'lock')
+    host = socket.gethostname()
+    if osp.exists(lock):
+        try:
+            with open(lock) as f:
+                other = json.load(f)
+        except (OSError, ValueError):
+            other = {}
+        pid = other.get('pid')
+        if other.get('host') == host and pid and pid != os.getpid():
+            try:
+                os.kill(pid, 0)
+                alive = True
+            except ProcessLookupError:
+                alive = False
+            except PermissionError:
+                alive = True
+            if alive:
+                raise RuntimeError(f'another run (pid {pid}) is writing {parts_dir}; wait for it '
+                                   'or stop it first')
+    with open(lock, 'w') as f:
+        json.dump(dict(pid=os.getpid(), host=host), f)
+    return lock
+
+
+def _shard_ok(path: str, expected: Sequence[str], fingerprint: str) -> bool:
+    """A shard file is done when it opens and covers exactly its images."""
+    try:
+        store = ProposalStore.load(path)
+        meta = store.meta
+        failed = {p for p, _ in meta.get('failed', [])}
+        if meta.get('fingerprint') != fingerprint:
+            return False
+        return list(store.keys()) == [p for p in expected if p not in failed] and \
+            len(store) + len(failed) == len(expected)
+    except Exception:  # noqa: BLE001 - anything unreadable is simply redone
+        return False
+
+
+def _write_shard(path: str, results: List[tuple], shard: int, fingerprint: str) -> None:
+    ok = [r for r in results if r[5] is None]
+    meta = dict(
+        shard=shard,
+        fingerprint=fingerprint,
+        failed=sorted([r[0], r[5]] for r in results if r[5] is not None),
+        notes={r[0]: r[4] for r in ok if r[4]},
+        raw_boxes=int(sum(r[6] for r in ok)),
+        seconds=float(sum(r[7] for r in results)),
+    )
+    ProposalStore.write(path, ((r[0], r[1], r[2], r[3]) for r in ok), meta=meta)
+
+
+# ------------------------------------------------------------------------------ the run
+def generate_proposals(source: str,
+                       out: str,
+                       root: Optional[str] = None,
+                       search: SelectiveSearch = SelectiveSearch(),
+                       box_filter: BoxFilter = BoxFilter(),
+                       workers: int = 1,
+                       shard_size: int = 1000,
+                       overwrite: bool = False,
+                       keep_parts: bool = False,
+                       progress: bool = True,
+                       log: Callable[[str], None] = print) -> dict:
+    """Compute the proposals of a collection into one file; see the module docstring.
+
+    Args:
+        source (str): Image folder, list file or COCO json (see ``collection.list_images``).
+        out (str): Output proposals file (``.npz``).
+        root (str, optional): Folder the image paths are relative to.
+        search (SelectiveSearch): Selective search setting.
+        box_filter (BoxFilter): The paper's filter thresholds.
+        workers (int): Worker processes; 0 computes in this process (no isolation from a
+            crashing image, for debugging).
+        shard_size (int): Images per shard, the unit of resuming.
+        overwrite (bool): Discard an existing result and parts and start again.
+        keep_parts (bool): Keep the shards after merging.
+        progress (bool): Show a progress bar on stderr.
+        log (callable): Where one-line messages go.
+
+    Returns:
+        dict: The report (also written next to the output).
+    """
+    out = os.fspath(out)
+    paths = list_images(source, root)
+    kind, base = resolve_source(source, root)
+    settings = dict(search=search.to_dict(), filter=box_filter.to_dict())
+    fingerprint = _fingerprint(paths, settings)
+    parts_dir, report_path = output_paths(out)
+
+    if overwrite:
+        for p in (out, report_path):
+            if osp.exists(p):
+                os.unlink(p)
+        if osp.isdir(parts_dir):
+            shutil.rmtree(parts_dir)
+    elif osp.exists(out):
+        try:
+            existing_fp = ProposalStore.load(out).meta.get('fingerprint')
+        except (ValueError, OSError):
+            existing_fp = None
+        if existing_fp == fingerprint:
+            log(f'{out} is already complete for these {len(paths)} images and settings; '
+                'nothing to do (--overwrite recomputes it)')
+            if osp.exists(report_path):
+                with open(report_path) as f:
+                    return json.load(f)
+            return dict(output=out, images=len(paths))
+        raise FileExistsError(f'{out} exists but was made from other images or settings; pass '
+                              '--overwrite to replace it, or choose another --out')
+
+    num_shards = math.ceil(len(paths) / shard_size)
+    shard_paths = [paths[i * shard_size:(i + 1) * shard_size] for i in range(num_shards)]
+    os.makedirs(parts_dir, exist_ok=True)
+    manifest_path = osp.join(parts_dir, 'manifest.json')
+    manifest = dict(tool=TOOL, fingerprint=fingerprint, images=len(paths), shard_size=shard_size,
+                    shards=num_shards, source=os.fspath(source), root=base, settings=settings)
+    if osp.exists(manifest_path):
+        with open(manifest_path) as f:
+            old = json.load(f)
+        if (old.get('fingerprint'), old.get('shard_size')) != (fingerprint, shard_size):
+            raise FileExistsError(
+                f'{parts_dir} holds an unfinished run over other images or settings; run that '
+                'command again to finish it, or pass --overwrite to discard it')
+    else:
+        with open(manifest_path + '.tmp', 'w') as f:
+            json.dump(manifest, f, indent=1)
+        os.replace(manifest_path + '.tmp', manifest_path)
+    lock = _take_lock(parts_dir)
+
+    for name in os.listdir(parts_dir):  # leftovers of a killed writer are never shards
+        if name.endswith('.tmp'):
+            os.unlink(osp.join(parts_dir, name))
+    done = [_shard_ok(osp.join(parts_dir, SHARD_FORMAT.format(i)), shard_paths[i], fingerprint)
+            for i in range(num_shards)]
+    todo_shards = [i for i in range(num_shards) if not done[i]]
+    todo = sum(len(shard_paths[i]) for i in todo_shards)
+    if any(done):
+        log(f'resuming: {sum(done)} of {num_shards} shards already done, {todo} images to go')
+    log(f'{len(paths)} images ({kind} {source}), {num_shards} shards, workers={workers}, '
+        f'segmentation at {search.scale or "full"} px, strategy {search.strategy}')
+
+    start = time.time()
+    bar = _Progress(len(paths), len(paths) - todo, progress)
+    try:
+        _run_shards(base, shard_paths, todo_shards, parts_dir, fingerprint, search, box_filter,
+                    workers, bar)
+    except KeyboardInterrupt:
+        bar.close()
+        finished = sum(osp.exists(osp.join(parts_dir, SHARD_FORMAT.format(i)))
+                       for i in range(num_shards))
+        log(f'interrupted: {finished} of {num_shards} shards are saved in {parts_dir}; run the '
+            'same command again to compute the rest')
+        raise
+    bar.close()
+    wall = time.time() - start
+
+    report = _merge(out, report_path, parts_dir, num_shards, manifest, fingerprint, todo, wall)
+    os.unlink(lock)
+    if not keep_parts:
+        shutil.rmtree(parts_dir)
+    return report
+
+
+def _run_shards(root, shard_paths, todo_shards, parts_dir, fingerprint, search, box_filter,
+                workers, bar) -> None:
+    """Compute the listed shards, writing each as soon as all of its images are back."""
+    pending_shard: Dict[int, List[tuple]] = {i: [] for i in todo_shards}
+    shard_of = {}
+    for i in todo_shards:
+        for p in shard_paths[i]:
+            shard_of[p] = i
+
+    def collect(results: List[tuple]) -> None:
+        for r in results:
+            i = shard_of[r[0]]
+            pending_shard[i].append(r)
+            if len(pending_shard[i]) == len(shard_paths[i]):
+                _write_shard(osp.join(parts_dir, SHARD_FORMAT.format(i)), pending_shard.pop(i), i,
+                             fingerprint)
+        bar.update(len(results), sum(r[5] is not None for r in results))
+
+    todo_paths = [p for i in todo_shards for p in shard_paths[i]]
+    if workers <= 0:
+        _init_worker(root, search, box_filter)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for p in todo_paths:
+            collect([process_image(root, p, search, box_filter)])
+        return
+
+    chunk = 4
+    chunks = [todo_paths[i:i + chunk] for i in range(0, len(todo_paths), chunk)]
+    suspects = _run_pool(chunks, workers, root, search, box_filter, collect)
+    # images in flight when a worker process died: retry each alone, so the one that kills
+    # its process is named and the others are computed normally
+    for p in suspects:
+        left = _run_pool([[p]], 1, root, search, box_filter, collect)
+        if left:
+            collect([(p, np.zeros((0, 4)), (0, 0), LEVEL_EMPTY, [],
+                      'the worker process died on this image (crash in the decoder or in '
+                      'selective search)', 0, 0.0)])
+
+
+def _run_pool(chunks, workers, root, search, box_filter, collect) -> List[str]:
+    """Run chunks in a process pool; returns the images of chunks lost to a dead worker."""
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context('fork' if 'fork' in methods else None)
+    lost: List[str] = []
+    queue = list(reversed(chunks))
+    window = max(2, workers * 4)
+    while queue:
+        broken = False
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                                 initargs=(root, search, box_filter)) as pool:
+            running = {}
+            try:
+                while (queue or running) and not broken:
+                    while queue and len(running) < window:
+                        c = queue.pop()
+                        running[pool.submit(_work, c)] = c
+                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        c = running.pop(fut)
+                        try:
+                            collect(fut.result())
+                        except BrokenProcessPool:
+                            broken = True
+                            lost.extend(c)
+                if broken:
+                    for fut, c in running.items():
+                        try:
+                            collect(fut.result())
+                        except BrokenProcessPool:
+                            lost.extend(c)
+                    running.clear()
+            except BaseException:
+                for fut in running:
+                    fut.cancel()
+                for proc in list(getattr(pool, '_processes', {}).values()):
+                    proc.terminate()
+                raise
+    return lost
+
+
+def _merge(out, report_path, parts_dir, num_shards, manifest, fingerprint, computed, wall):
+    """Concatenate the shards into the output file and write the report."""
+    files = [osp.join(parts_dir, SHARD_FORMAT.format(i)) for i in range(num_shards)]
+    failed, notes = [], {}
+    raw = seconds = 0.0
+    levels = np.zeros(256, dtype=np.int64)
+    level_images = {LEVEL_RATIO_ONLY: [], LEVEL_UNFILTERED: [], LEVEL_EMPTY: []}
+    for path in files:
+        store = ProposalStore.load(path)
+        meta = store.meta
+        failed += meta['failed']
+        notes.update(meta['notes'])
+        raw += meta['raw_boxes']
+        seconds += meta['seconds']
+        lv = store.arrays()['levels']
+        levels += np.bincount(lv, minlength=256)
+        for level, names in level_images.items():
+            names += [store.key_at(i) for i in np.flatnonzero(lv == level)]
+    n_ok = int(levels.sum())
+
+    def part(path):
+        return lambda: ProposalStore.load(path).arrays()
+
+    counts = dict(filtered=int(levels[LEVEL_FILTERED]), ratio_only=int(levels[LEVEL_RATIO_ONLY]),
+                  unfiltered=int(levels[LEVEL_UNFILTERED]), empty=int(levels[LEVEL_EMPTY]),
+                  failed=len(failed))
+    meta = dict(tool=TOOL, fingerprint=fingerprint, source=manifest['source'],
+                root=manifest['root'], settings=manifest['settings'], counts=counts,
+                created=time.strftime('%Y-%m-%dT%H:%M:%S'))
+    write_arrays(out, [part(p) for p in files], meta)
+    store = ProposalStore.load(out)
+
+    converted: Dict[str, List[str]] = {}
+    for path, what in sorted(notes.items()):
+        for w in what:
+            converted.setdefault(w, []).append(path)
+    report = dict(
+        output=out,
+        source=manifest['source'],
+        root=manifest['root'],
+        images=manifest['images'],
+        with_proposals=n_ok - counts['empty'],
+        counts=counts,
+        failed=[dict(path=p, reason=r) for p, r in failed],
+        empty=level_images[LEVEL_EMPTY],
+        fallback=dict(ratio_only=level_images[LEVEL_RATIO_ONLY],
+                      unfiltered=level_images[LEVEL_UNFILTERED]),
+        converted={k: dict(count=len(v), images=v) for k, v in sorted(converted.items())},
+        boxes=dict(kept_total=store.num_boxes,
+                   kept_per_image=store.num_boxes / max(n_ok, 1),
+                   raw_per_image=raw / max(n_ok, 1)),
+        timing=dict(images_computed_this_run=computed, wall_seconds_this_run=round(wall, 2),
+                    images_per_second_this_run=round(computed / wall, 2) if wall > 0 else None,
+                    cpu_seconds_per_image=round(seconds / max(manifest['images'], 1), 4)),
+        settings=manifest['settings'],
+    )
+    tmp = report_path + '.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(report, f, indent=1)
+    os.replace(tmp, report_path)
+    return report
