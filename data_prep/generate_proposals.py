@@ -11,7 +11,8 @@ Examples::
         --root data/imagenet/train --out data/imagenet/proposals_train.npz
 
     # COCO train2017 + unlabeled2017 folders, one file each
-    python -m data_prep.generate_proposals data/coco/train2017 --out data/coco/proposals_train2017.npz
+    python -m data_prep.generate_proposals data/coco/train2017 \\
+        --out data/coco/proposals_train2017.npz
 
 Killed or interrupted? Run the same command again: finished shards are kept. The failures
 report (``<out>.report.json`` without ``.npz``) lists images that could not be read, images
@@ -29,8 +30,9 @@ if __package__ in (None, ''):  # run as a script: python data_prep/generate_prop
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from data_prep.filters import BoxFilter  # noqa: E402
-from data_prep.selective_search import (COLOR_SPACES, DEFAULT_SCALE, DEFAULT_STRATEGY,  # noqa
-                                        STRATEGIES, SelectiveSearch)
+from data_prep.selective_search import (COLOR_SPACES, DEFAULT_COLOR_SPACES,  # noqa: E402
+                                        DEFAULT_SCALE, DEFAULT_STRATEGY, STRATEGIES,
+                                        SelectiveSearch)
 
 
 def parse_args(argv=None):
@@ -54,7 +56,8 @@ def parse_args(argv=None):
     parser.add_argument('--strategy', default=DEFAULT_STRATEGY,
                         help=f'similarities combined into one grouping strategy: "all" or '
                         f'"+"-joined names from {"/".join(STRATEGIES)}')
-    parser.add_argument('--color-space', nargs='+', default=['hsv'], choices=sorted(COLOR_SPACES),
+    parser.add_argument('--color-space', nargs='+', default=list(DEFAULT_COLOR_SPACES),
+                        choices=sorted(COLOR_SPACES),
                         help='colour space(s) to group in; each adds a pass')
     parser.add_argument('--sigma', type=float, default=0.9, help='Felzenszwalb sigma')
     parser.add_argument('--k', type=float, nargs='+', default=[300.0],

@@ -121,6 +121,9 @@ def decode_image(data: bytes, name: str = '<bytes>') -> Tuple[np.ndarray, List[s
     try:
         img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     except cv2.error as e:
+        if 'validateInputImageSize' in str(e):
+            raise ImageError('too large to decode (beyond OpenCV\'s limit of 2^30 pixels or '
+                             '2^20 pixels a side)') from None
         msg = str(e).strip().splitlines()[-1] if str(e).strip() else 'OpenCV error'
         raise ImageError(f'cannot decode: {msg}') from None
     if img is None or img.size == 0:

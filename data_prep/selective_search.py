@@ -33,6 +33,7 @@ COLOR_SPACES = {
     'ycrcb': cv2.COLOR_BGR2YCrCb,
 }
 DEFAULT_STRATEGY = 'color+fill+size+texture'
+DEFAULT_COLOR_SPACES = ('rgb', )  # as the pure-Python package segments; measured best recall
 DEFAULT_SCALE = 300  # longer side (px) the segmentation runs at; 0 = the image's own size
 MAX_SIDE = 2048  # even at scale 0, larger images are segmented at this longer side
 
@@ -61,16 +62,17 @@ class SelectiveSearch:
         strategy (str): Similarities combined into one grouping strategy, '+'-joined from
             color, fill, size, texture, or 'all'. Defaults to all four.
         color_spaces (sequence[str]): Colour space(s) the image is grouped in, one pass each,
-            from hsv, lab, rgb, ycrcb. Defaults to ('hsv',).
+            from hsv, lab, rgb, ycrcb. Defaults to ('rgb',).
         scale (int): Longer side (px) of the copy the segmentation runs on; images already
             smaller are not enlarged; 0 runs at the image's own size (up to ``MAX_SIDE``).
+            Defaults to 300.
     """
 
     sigma: float = 0.9
     k: Sequence[float] = field(default=(300.0, ))
     min_size: int = 100
     strategy: str = DEFAULT_STRATEGY
-    color_spaces: Sequence[str] = field(default=('hsv', ))
+    color_spaces: Sequence[str] = field(default=DEFAULT_COLOR_SPACES)
     scale: int = DEFAULT_SCALE
 
     def __post_init__(self):

@@ -395,8 +395,8 @@ def write_arrays(path: str, parts: Sequence, meta: Optional[dict] = None) -> Non
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=osp.basename(path) + '.', suffix='.tmp', dir=folder)
     try:
-        with os.fdopen(fd, 'wb') as f, zipfile.ZipFile(f, 'w', zipfile.ZIP_STORED,
-                                                      allowZip64=True) as zf:
+        with os.fdopen(fd, 'wb') as f, \
+                zipfile.ZipFile(f, 'w', zipfile.ZIP_STORED, allowZip64=True) as zf:
 
             def member(name, dtype, shape, pieces):
                 with zf.open(name + '.npy', 'w', force_zip64=True) as out:
@@ -432,6 +432,34 @@ def write_arrays(path: str, parts: Sequence, meta: Optional[dict] = None) -> Non
 
 
 # -------------------------------------------------------------------------- original SoCo layout
+class _NameResolver:
+    """Matches the names of a SoCo JSON to images under a folder and reads their sizes."""
+
+    def __init__(self, image_root: str, report: dict) -> None:
+        from data_prep.collection import list_images  # local: keeps this module numpy-only
+        self.image_root = image_root
+        self.report = report
+        rel_paths = list_images(image_root)
+        self.exact = set(rel_paths)
+        self.by_name = {}
+        for rel in rel_paths:
+            self.by_name.setdefault(rel.rsplit('/', 1)[-1], []).append(rel)
+
+    def resolve(self, name: str) -> Optional[str]:
+        key = _encode_path(name).decode('utf-8')
+        if key in self.exact:
+            return key
+        hits = self.by_name.get(key.rsplit('/', 1)[-1], [])
+        if len(hits) == 1:
+            return hits[0]
+        self.report['ambiguous' if hits else 'unmatched'].append(name)
+        return None
+
+    def size(self, rel: str) -> Tuple[int, int]:
+        from data_prep.image_io import read_image_size  # needs OpenCV for uncommon formats
+        return read_image_size(osp.join(self.image_root, rel)) or (0, 0)
+
+
 def import_soco_json(json_path: str, out_path: str, image_root: Optional[str] = None,
                      meta: Optional[dict] = None) -> dict:
     """Convert an original SoCo proposals JSON (image name -> list of [x, y, w, h]).
@@ -456,43 +484,22 @@ def import_soco_json(json_path: str, out_path: str, image_root: Optional[str] = 
         raise ValueError(f'{json_path!r}: expected a JSON object mapping image names to lists '
                          f'of [x, y, w, h], got {type(data).__name__}')
     report = dict(unmatched=[], ambiguous=[])
-    resolve = size_of = None
-    if image_root is not None:
-        from data_prep.collection import list_images  # local: keeps this module numpy-only
-        from data_prep.image_io import read_image_size
-        rel_paths = list_images(image_root)
-        exact = set(rel_paths)
-        by_name = {}
-        for rel in rel_paths:
-            by_name.setdefault(rel.rsplit('/', 1)[-1], []).append(rel)
-
-        def resolve(name):
-            key = _encode_path(name).decode('utf-8')
-            if key in exact:
-                return key
-            hits = by_name.get(key.rsplit('/', 1)[-1], [])
-            if len(hits) == 1:
-                return hits[0]
-            (report['ambiguous'] if hits else report['unmatched']).append(name)
-            return None
-
-        def size_of(rel):
-            return read_image_size(osp.join(image_root, rel)) or (0, 0)
+    resolver = _NameResolver(image_root, report) if image_root is not None else None
 
     def items():
         for name, boxes in data.items():
-            arr = np.asarray(boxes, dtype=np.float64).reshape(-1, 4) if len(boxes) else \
-                np.zeros((0, 4))
-            if arr.shape[1:] != (4,):
+            arr = np.asarray(boxes, dtype=np.float64)
+            if arr.size == 0:
+                arr = arr.reshape(0, 4)
+            if arr.ndim != 2 or arr.shape[1] != 4:
                 raise ValueError(f'{json_path!r}: boxes of {name!r} are not [x, y, w, h] lists')
             xyxy = np.concatenate([arr[:, :2], arr[:, :2] + arr[:, 2:]], axis=1)
-            key = name
-            size = (0, 0)
-            if resolve is not None:
-                key = resolve(name)
+            key, size = name, (0, 0)
+            if resolver is not None:
+                key = resolver.resolve(name)
                 if key is None:
                     continue
-                size = size_of(key)
+                size = resolver.size(key)
             yield key, xyxy, size, LEVEL_UNKNOWN
 
     meta = dict(meta or {})
