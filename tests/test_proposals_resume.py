@@ -1,0 +1,135 @@
+"""Resuming: a killed run keeps its finished shards, a half-written shard is redone, and an image
+that kills its worker process is isolated and reported instead of stopping the run."""
+import multiprocessing
+import os
+import os.path as osp
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from data_prep import pipeline
+from data_prep.demo_collection import build_demo_collection
+from data_prep.filters import BoxFilter
+from data_prep.pipeline import SHARD_FORMAT, generate_proposals, output_paths
+from data_prep.selective_search import SelectiveSearch
+from data_prep.storage import ProposalStore
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def _run(src, out, **kw):
+    kw.setdefault('workers', 0)
+    kw.setdefault('progress', False)
+    kw.setdefault('log', lambda m: None)
+    return generate_proposals(str(src), str(out), **kw)
+
+
+def _assert_same(a: ProposalStore, b: ProposalStore):
+    assert list(a.keys()) == list(b.keys())
+    for k in a.keys():
+        np.testing.assert_array_equal(a[k], b[k])
+        assert a.image_size(k) == b.image_size(k)
+
+
+def test_half_written_shard_is_never_taken_as_done(tmp_path):
+    root = tmp_path / 'imgs'
+    build_demo_collection(str(root), 6)
+    out = tmp_path / 'p.npz'
+    _run(root, out, shard_size=2, keep_parts=True)
+    reference = ProposalStore.load(str(out))
+    os.replace(out, tmp_path / 'reference.npz')
+    reference = ProposalStore.load(str(tmp_path / 'reference.npz'))
+    parts_dir, _ = output_paths(str(out))
+
+    # as if the writer died: shard 1 cut in half under its final name (a non-atomic writer's
+    # failure mode), and a temporary file of shard 2 left behind
+    shard1 = osp.join(parts_dir, SHARD_FORMAT.format(1))
+    data = open(shard1, 'rb').read()
+    with open(shard1, 'wb') as f:
+        f.write(data[:len(data) // 2])
+    with open(osp.join(parts_dir, SHARD_FORMAT.format(2) + '.x1y2.tmp'), 'wb') as f:
+        f.write(b'PK\x03\x04 half of something')
+
+    messages = []
+    report = _run(root, out, shard_size=2, log=messages.append)
+    assert any('resuming: 2 of 3 shards already done, 2 images to go' in m for m in messages)
+    assert report['timing']['images_computed_this_run'] == 2
+    _assert_same(ProposalStore.load(str(out)), reference)
+    assert not osp.exists(parts_dir)
+
+
+def test_killed_run_resumes_and_computes_only_what_is_missing(tmp_path):
+    root = tmp_path / 'imgs'
+    paths = build_demo_collection(str(root), 16)
+    out = tmp_path / 'p.npz'
+    parts_dir, _ = output_paths(str(out))
+    # full-size segmentation: slow enough (~0.2 s an image) to kill the run in the middle
+    cmd = [sys.executable, '-m', 'data_prep.generate_proposals', str(root), '--out', str(out),
+           '--workers', '2', '--shard-size', '2', '--scale', '0', '--no-progress']
+    proc = subprocess.Popen(cmd, cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None:
+            if osp.isdir(parts_dir) and any(n.startswith('shard-') and n.endswith('.npz')
+                                            for n in os.listdir(parts_dir)):
+                break
+            time.sleep(0.01)
+        assert proc.poll() is None, proc.communicate()[1].decode()
+        os.killpg(proc.pid, signal.SIGKILL)  # the main process and its workers, no cleanup
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert not out.exists()
+    saved = sorted(n for n in os.listdir(parts_dir) if n.endswith('.npz'))
+    assert 1 <= len(saved) < 8
+
+    # the unfinished run belongs to these settings: other settings are refused, not mixed in
+    with pytest.raises(FileExistsError, match='unfinished'):
+        _run(root, out, shard_size=2, search=SelectiveSearch(scale=200))
+
+    messages = []
+    report = _run(root, out, shard_size=2, search=SelectiveSearch(scale=0),
+                  log=messages.append)
+    assert any(m.startswith('resuming:') for m in messages)
+    computed = report['timing']['images_computed_this_run']
+    assert computed <= 16 - 2 * len(saved)
+    store = ProposalStore.load(str(out))
+    assert list(store.keys()) == paths and report['counts']['failed'] == 0
+    # the resumed file holds exactly what one uninterrupted run computes
+    search, box_filter = SelectiveSearch(scale=0), BoxFilter()
+    for p in paths:
+        rel, kept, size, level, notes, error, n_raw, _ = pipeline.process_image(
+            str(root), p, search, box_filter)
+        np.testing.assert_array_equal(store[p], kept.astype(np.float32))
+        assert store.image_size(p) == size
+
+
+def _crash_on_coffee(root, rel_path, search, box_filter):
+    if 'coffee' in rel_path:
+        os._exit(3)  # as a segfault in a native library would end the worker
+    return _original_process_image(root, rel_path, search, box_filter)
+
+
+_original_process_image = pipeline.process_image
+
+
+@pytest.mark.skipif('fork' not in multiprocessing.get_all_start_methods(),
+                    reason='the crash is injected into forked workers')
+def test_an_image_that_kills_its_worker_is_reported_not_fatal(tmp_path, monkeypatch):
+    root = tmp_path / 'imgs'
+    paths = build_demo_collection(str(root), 8)
+    monkeypatch.setattr(pipeline, 'process_image', _crash_on_coffee)
+    report = _run(root, tmp_path / 'p.npz', workers=2, shard_size=3)
+    assert [f['path'] for f in report['failed']] == ['train/n002/coffee.jpg']
+    assert 'worker process died' in report['failed'][0]['reason']
+    store = ProposalStore.load(str(tmp_path / 'p.npz'))
+    assert list(store.keys()) == [p for p in paths if 'coffee' not in p]
+    assert all(len(store[p]) > 0 for p in store.keys())
