@@ -1,0 +1,69 @@
+"""Counters for the fallbacks the SoCo data pipeline takes.
+
+A fallback is a sample the recipe cannot build as written (an image without proposals, a crop that
+keeps no proposal, boxes shrunk below a pixel).  Each is handled, counted and logged, never silent.
+"""
+import logging
+import os
+from collections import OrderedDict
+from typing import Dict, Iterable
+
+from mmengine.logging import print_log
+
+
+class FallbackCounter:
+    """Per-process counts of the fallbacks one transform takes.
+
+    The first occurrence of each kind is logged as a warning with its explanation; after that a
+    one-line summary is logged every ``log_interval`` samples while any count is non-zero.
+    Dataloader workers each keep their own counter (they are separate processes), so every worker
+    logs its own totals, tagged with its process id.
+
+    Args:
+        owner (str): Name of the transform, used in the log lines.
+        kinds (dict[str, str]): Fallback name -> one-line explanation.
+        log_interval (int): Samples between two summaries; 0 disables the summaries.
+    """
+
+    def __init__(self, owner: str, kinds: Dict[str, str], log_interval: int = 1000) -> None:
+        self.owner = owner
+        self.kinds = OrderedDict(kinds)
+        self.counts = OrderedDict((name, 0) for name in kinds)
+        self.num_samples = 0
+        self.log_interval = log_interval
+
+    def __getitem__(self, name: str) -> int:
+        return self.counts[name]
+
+    def add(self, name: str, n: int = 1) -> None:
+        """Count ``n`` occurrences of the fallback ``name``."""
+        if n <= 0:
+            return
+        if self.counts[name] == 0:
+            print_log(f'{self.owner}: fallback "{name}" taken ({self.kinds[name]}); counted, '
+                      f'summaries every {self.log_interval} samples.', logger='current',
+                      level=logging.WARNING)
+        self.counts[name] += n
+
+    def step(self) -> None:
+        """Mark one sample done; logs the summary every ``log_interval`` samples."""
+        self.num_samples += 1
+        if (self.log_interval and self.num_samples % self.log_interval == 0
+                and any(self.counts.values())):
+            self.log()
+
+    def summary(self) -> str:
+        counts = ', '.join(f'{name}={count}' for name, count in self.counts.items())
+        return (f'{self.owner} fallbacks after {self.num_samples} samples '
+                f'(pid {os.getpid()}): {counts}')
+
+    def log(self, level: int = logging.INFO) -> None:
+        print_log(self.summary(), logger='current', level=level)
+
+    def reset(self, names: Iterable[str] = ()) -> None:
+        for name in (names or list(self.counts)):
+            self.counts[name] = 0
+        self.num_samples = 0
+
+    def __repr__(self) -> str:
+        return f'FallbackCounter({self.summary()})'

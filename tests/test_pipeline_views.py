@@ -1,0 +1,236 @@
+"""SoCoViews geometry checked by content: boxes drawn around coloured patches keep covering them."""
+import numpy as np
+import pytest
+
+import mmsoco  # noqa: F401
+from mmsoco.datasets.transforms import WHOLE_IMAGE_ID, SelectProposals, SoCoViews
+
+# BGR colours that a grey background cannot produce
+PATCH_COLOURS = [(0, 0, 255), (0, 255, 0), (255, 0, 0), (0, 255, 255), (255, 0, 255),
+                 (255, 255, 0)]
+# x1, y1, x2, y2 in a 500x375 image, disjoint, with gaps between them
+PATCHES = np.array([[20, 30, 140, 130], [200, 40, 330, 150], [380, 20, 480, 170],
+                    [40, 200, 150, 350], [190, 210, 340, 300], [370, 220, 470, 360]], np.float32)
+
+
+def patch_image(seed=0):
+    """A 500x375 grey, textured image with six uniquely coloured rectangles (``PATCHES``)."""
+    rng = np.random.default_rng(seed)
+    grey = rng.integers(90, 170, (375, 500, 1), dtype=np.uint8)
+    img = np.repeat(grey, 3, axis=2)
+    for (x1, y1, x2, y2), colour in zip(PATCHES.astype(int), PATCH_COLOURS):
+        img[y1:y2, x1:x2] = colour
+    return img
+
+
+def colour_mask(img, colour, tol=40):
+    return (np.abs(img.astype(int) - np.array(colour)) <= tol).all(axis=2)
+
+
+def run_views(views, img, boxes, ids=None, k=4, seed=0):
+    np.random.seed(seed)
+    results = dict(img=img, proposals=boxes, proposal_ids=np.arange(len(boxes)) if ids is None
+                   else ids)
+    results = SelectProposals(num_proposals=k)(results)
+    return views(results)
+
+
+def flip_views(num_views, prob):
+    return [[dict(type='BoxAwareRandomFlip', prob=prob)] for _ in range(num_views)]
+
+
+def assert_boxes_cover_patches(results):
+    """Each valid box of each view is the bounding box of its patch's pixels in that view."""
+    for v, view in enumerate(results['img']):
+        for k in np.flatnonzero(results['proposal_valid']):
+            pid = int(results['view_proposal_ids'][v, k])
+            x1, y1, x2, y2 = results['view_bboxes'][v, k]
+            mask = colour_mask(view, PATCH_COLOURS[pid])
+            ys, xs = np.nonzero(mask)
+            assert len(xs) > 0, f'view {v}: patch {pid} not visible but kept'
+            # every pixel of the patch lies in the box (pixel i spans [i, i + 1])
+            tol = 1.0
+            assert xs.min() >= x1 - tol and xs.max() + 1 <= x2 + tol, (v, pid, (x1, x2), xs)
+            assert ys.min() >= y1 - tol and ys.max() + 1 <= y2 + tol, (v, pid, (y1, y2), ys)
+            # and the box is no larger than the patch (interpolated borders aside)
+            assert x1 >= xs.min() - 2 and x2 <= xs.max() + 1 + 2, (v, pid)
+            assert y1 >= ys.min() - 2 and y2 <= ys.max() + 1 + 2, (v, pid)
+            # the inside of the box is the patch colour
+            inner = mask[int(np.ceil(y1)) + 1:int(y2) - 1, int(np.ceil(x1)) + 1:int(x2) - 1]
+            if inner.size:
+                assert inner.mean() > 0.97, (v, pid, inner.mean())
+
+
+@pytest.mark.parametrize('num_views,v3_mode,flip', [
+    (3, 'downsample', 0.5), (4, 'downsample', 1.0), (4, 'crop', 0.5), (3, 'crop', 0.0)])
+def test_boxes_follow_patches_through_crop_resize_flip(num_views, v3_mode, flip):
+    img = patch_image()
+    views = SoCoViews(view_transforms=flip_views(num_views, flip), v3_mode=v3_mode,
+                      v4_size=192 if num_views == 4 else None)
+    flips = 0
+    for seed in range(12):
+        results = run_views(views, img, PATCHES, k=4, seed=seed)
+        assert [im.shape[:2] for im in results['img']] == \
+            [(224, 224), (224, 224), (112, 112), (192, 192)][:num_views]
+        assert_boxes_cover_patches(results)
+        flips += sum(results['view_flips'])
+    if flip == 1.0:
+        assert flips == 12 * num_views
+    elif flip == 0.0:
+        assert flips == 0
+    else:
+        assert 0 < flips < 12 * num_views
+
+
+def test_view_matrix_maps_original_boxes_to_view_boxes():
+    """Without jitter, every view box is the original proposal mapped by the view's geometry."""
+    img = patch_image()
+    captured = []
+
+    def capture(results):
+        captured.append(results['view_matrix'].copy())
+        return results
+
+    views = SoCoViews(view_transforms=flip_views(4, 0.5), v4_size=192)
+    for pipeline in views.view_pipelines:  # look at the geometry after the flip
+        pipeline.transforms.append(capture)
+    from mmsoco.datasets.transforms.box_ops import clip_boxes, map_boxes
+    for seed in range(5):
+        captured.clear()
+        results = run_views(views, img, PATCHES, k=6, seed=seed)
+        for v, matrix in enumerate(captured):
+            h, w = results['view_shapes'][v]
+            ids = results['view_proposal_ids'][v]
+            expected = clip_boxes(map_boxes(PATCHES[ids], matrix), w, h)
+            np.testing.assert_allclose(results['view_bboxes'][v], expected, atol=1e-4)
+
+
+def test_v3_is_v2_downsampled_by_default():
+    img = patch_image()
+    views = SoCoViews(view_transforms=None)
+    results = run_views(views, img, PATCHES, seed=3)
+    np.testing.assert_allclose(results['view_bboxes'][2], results['view_bboxes'][1] / 2,
+                               atol=1e-4)
+    v2 = results['img'][1].astype(np.float32)
+    v2_down = v2.reshape(112, 2, 112, 2, 3).mean(axis=(1, 3))
+    assert np.abs(v2_down - results['img'][2]).mean() < 1.0
+
+
+def test_crops_respect_scale_and_size():
+    img = patch_image()
+    views = SoCoViews(view_transforms=None, v2_size=(160, 128), v2_scale=(0.5, 0.5),
+                      crop_ratio=(1., 1.), v3_size=(80, 64), v4_size=96, v4_scale=(0.25, 0.25))
+    results = run_views(views, img, PATCHES, seed=1)
+    assert [im.shape[:2] for im in results['img']] == [(224, 224), (128, 160), (64, 80),
+                                                       (96, 96)]
+    # a V1 box of width w appears in a crop covering half of V1's area (side 1/sqrt(2)) scaled
+    # by 160 / (224 / sqrt(2)); compare the width of a proposal fully inside both views
+    w1 = results['view_bboxes'][0, :, 2] - results['view_bboxes'][0, :, 0]
+    w2 = results['view_bboxes'][1, :, 2] - results['view_bboxes'][1, :, 0]
+    inside = (results['view_bboxes'][1, :, 0] > 0) & (results['view_bboxes'][1, :, 2] < 160)
+    inside &= (results['view_bboxes'][0, :, 0] > 0) & (results['view_bboxes'][0, :, 2] < 224)
+    if inside.any():
+        ratio = w2[inside] / w1[inside]
+        np.testing.assert_allclose(ratio, 160 / (224 / np.sqrt(2)), rtol=0.03)
+
+
+def test_ids_match_across_views_and_k_boxes_always():
+    img = patch_image()
+    views = SoCoViews(view_transforms=[[dict(type='BoxAwareRandomFlip'),
+                                        dict(type='BoxJitter', prob=1.0)]] * 4, v4_size=192,
+                      v2_scale=(0.2, 0.5))
+    for n in (0, 1, 2, 3, 6):
+        for seed in range(6):
+            results = run_views(views, img, PATCHES[:n], k=4, seed=seed)
+            bboxes, ids, valid = (results['view_bboxes'], results['view_proposal_ids'],
+                                  results['proposal_valid'])
+            assert bboxes.shape == (4, 4, 4) and bboxes.dtype == np.float32
+            assert ids.shape == (4, 4) and ids.dtype == np.int64
+            assert valid.shape == (4, ) and valid.dtype == bool
+            assert (ids == ids[0]).all()
+            num_valid = int(valid.sum())
+            assert 1 <= num_valid <= min(max(n, 1), 4)
+            assert valid[:num_valid].all() and not valid[num_valid:].any()
+            assert len(set(ids[0, :num_valid].tolist())) == num_valid  # no id twice among valid
+            for k in range(num_valid, 4):  # padding repeats a valid proposal, box and all
+                j = k % num_valid
+                assert ids[0, k] == ids[0, j]
+                np.testing.assert_array_equal(bboxes[:, k], bboxes[:, j])
+            for v, (h, w) in enumerate(results['view_shapes']):
+                b = bboxes[v]
+                assert (b[:, 0] >= 0).all() and (b[:, 2] <= w).all()
+                assert (b[:, 1] >= 0).all() and (b[:, 3] <= h).all()
+                assert ((b[:, 2] - b[:, 0]) >= 1).all() and ((b[:, 3] - b[:, 1]) >= 1).all()
+            if n == 0:
+                assert (ids == WHOLE_IMAGE_ID).all()
+
+
+def test_image_without_proposals_uses_whole_image():
+    img = patch_image()
+    select = SelectProposals(num_proposals=4)
+    views = SoCoViews(view_transforms=flip_views(3, 0.5))
+    results = views(select(dict(img=img, proposals=np.zeros((0, 4), np.float32),
+                                proposal_ids=np.zeros(0, np.int64))))
+    assert select.fallbacks['no_proposals'] == 1
+    assert (results['view_proposal_ids'] == WHOLE_IMAGE_ID).all()
+    assert results['proposal_valid'].tolist() == [True, False, False, False]
+    for v, (h, w) in enumerate(results['view_shapes']):
+        np.testing.assert_allclose(results['view_bboxes'][v, 0], [0, 0, w, h], atol=1e-4)
+
+
+def test_crop_without_proposal_is_redrawn_then_whole_view():
+    """One proposal in a corner: small crops rarely keep it, so they are redrawn or fall back."""
+    img = patch_image()
+    corner = np.array([[0, 0, 40, 30]], np.float32)
+    views = SoCoViews(view_transforms=None, v2_scale=(0.15, 0.15), max_crop_attempts=2)
+    whole = 0
+    for seed in range(20):
+        results = run_views(views, img, corner, seed=seed)
+        # whatever happened, the proposal is in every view
+        assert results['proposal_valid'][0] and (results['view_proposal_ids'] == 0).all()
+        if np.allclose(results['view_bboxes'][1, 0], results['view_bboxes'][0, 0]):
+            whole += 1
+    assert views.fallbacks['crop_redraws'] > 0
+    assert views.fallbacks['crop_whole_view'] == whole > 0
+    assert views.fallbacks['no_common_proposal'] == 0
+
+
+def test_boxes_below_a_pixel_are_removed_before_padding():
+    """A 3.5 px wide proposal is 1.6 px in V1/V2 and 0.8 px in V3: it is dropped everywhere."""
+    img = patch_image()
+    boxes = np.array([[300, 200, 303.5, 260], PATCHES[0]], np.float32)
+    views = SoCoViews(view_transforms=None, v2_scale=(1., 1.), crop_ratio=(1., 1.))
+    results = run_views(views, img, boxes, seed=0)
+    assert views.fallbacks['tiny_boxes'] == 1
+    assert (results['view_proposal_ids'] == 1).all()
+    assert results['proposal_valid'].tolist() == [True, False, False, False]
+
+    # nothing left at all: the whole image is the box, counted
+    only_tiny = boxes[:1]
+    results = run_views(views, img, only_tiny, seed=0)
+    assert views.fallbacks['no_common_proposal'] == 1
+    assert (results['view_proposal_ids'] == WHOLE_IMAGE_ID).all()
+    for v, (h, w) in enumerate(results['view_shapes']):
+        np.testing.assert_allclose(results['view_bboxes'][v, 0], [0, 0, w, h], atol=1e-4)
+
+
+def test_fallback_counts_are_logged(monkeypatch):
+    import mmsoco.datasets.fallbacks as fallbacks
+    lines = []
+    monkeypatch.setattr(fallbacks, 'print_log', lambda msg, **kw: lines.append(msg))
+    views = SoCoViews(view_transforms=None, log_interval=2)
+    img = patch_image()
+    tiny = np.array([[300, 200, 301, 201]], np.float32)
+    for seed in range(4):
+        run_views(views, img, tiny, seed=seed)
+    assert views.fallbacks['no_common_proposal'] == 4
+    assert sum('fallback "no_common_proposal" taken' in line for line in lines) == 1
+    summaries = [line for line in lines if 'fallbacks after' in line]
+    assert len(summaries) == 2 and 'no_common_proposal=4' in summaries[-1]
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError, match='v3_mode'):
+        SoCoViews(v3_mode='independent')
+    with pytest.raises(ValueError, match='sub-pipelines'):
+        SoCoViews(view_transforms=[[], [], []], v4_size=192)
