@@ -152,6 +152,11 @@ class ProposalStore:
                 mm = None
                 if os.fstat(f.fileno()).st_size:
                     mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                    if hasattr(mm, 'madvise') and hasattr(mmap, 'MADV_RANDOM'):
+                        # lookups hit random images: read the pages asked for, not the
+                        # neighbouring ones (the kernel's read-ahead would pull in ~128 KiB
+                        # per lookup from a cold cache)
+                        mm.madvise(mmap.MADV_RANDOM)
                 arrays = {name: _member_array(zf, mm, infos[name]) for name in _MEMBERS}
         except zipfile.BadZipFile as e:
             raise ValueError(f'{path!r} is not a complete proposals file ({e}); a file whose '
