@@ -289,7 +289,8 @@ def generate_proposals(source: str,
     if any(done):
         log(f'resuming: {sum(done)} of {num_shards} shards already done, {todo} images to go')
     log(f'{len(paths)} images ({kind} {source}), {num_shards} shards, workers={workers}, '
-        f'segmentation at {search.scale or "full"} px, strategy {search.strategy}')
+        f'segmentation at {f"{search.scale} px" if search.scale else "full size"}, strategy '
+        f'{search.strategy}, colour space {"+".join(search.color_spaces)}')
 
     start = time.time()
     bar = _Progress(len(paths), len(paths) - todo, progress)
