@@ -49,9 +49,8 @@ def jpeg_info(data: bytes) -> Optional[dict]:
     i = 2
     n = len(data)
     while i + 4 <= n:
-        if data[i] != 0xFF:
-            i += 1
-            continue
+        if data[i] != 0xFF:  # markers must follow each other up to the scan: malformed header
+            break
         marker = data[i + 1]
         if marker == 0xFF:  # fill byte
             i += 1
