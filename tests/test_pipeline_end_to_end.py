@@ -8,7 +8,6 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from data_prep.storage import ProposalStore
 from mmengine.dataset import default_collate
 from mmengine.registry import init_default_scope
 from mmselfsup.models.utils import SelfSupDataPreprocessor
@@ -16,6 +15,7 @@ from mmselfsup.structures import SelfSupDataSample
 from skimage import data as skdata
 
 import mmsoco  # noqa: F401
+from data_prep.storage import ProposalStore
 from mmsoco.datasets import soco_train_pipeline
 from mmsoco.datasets.visualization import proposal_colour, render_sample_views
 from mmsoco.registry import DATASETS
@@ -93,9 +93,8 @@ def test_dataloader_workers(collection):
                                          collate_fn=default_collate)
     batches = list(loader)
     assert len(batches) == 2
-    assert [tuple(x.shape) for x in batches[0]['inputs']] == [(2, 3, 224, 224),
-                                                               (2, 3, 224, 224),
-                                                               (2, 3, 112, 112)]
+    shapes = [tuple(x.shape) for x in batches[0]['inputs']]
+    assert shapes == [(2, 3, 224, 224), (2, 3, 224, 224), (2, 3, 112, 112)]
 
 
 def test_visualisation_draws_each_proposal_in_its_colour(collection):

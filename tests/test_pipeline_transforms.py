@@ -8,11 +8,11 @@ from PIL import Image
 from skimage import data as skdata
 
 import mmsoco  # noqa: F401
-from mmsoco.datasets.transforms import (BoxAwareRandomFlip, BoxCutout, BoxJitter,
-                                        FastColorJitter, FastGaussianBlur, FastGrayscale,
-                                        FastSolarize, PackSoCoInputs, SelectProposals)
-from mmsoco.datasets.transforms.photometric import (adjust_brightness, adjust_contrast,
-                                                    adjust_hue, adjust_saturation)
+from mmsoco.datasets.transforms import (BoxAwareRandomFlip, BoxCutout, BoxJitter, FastColorJitter,
+                                        FastGaussianBlur, FastGrayscale, FastSolarize,
+                                        PackSoCoInputs, SelectProposals)
+from mmsoco.datasets.transforms.photometric import (adjust_brightness, adjust_contrast, adjust_hue,
+                                                    adjust_saturation)
 from mmsoco.registry import TRANSFORMS
 
 
@@ -167,8 +167,8 @@ def test_pack_soco_inputs():
                    proposal_valid=np.array([True, True, False, False]), img_path='a.jpg',
                    sample_idx=5)
     packed = PackSoCoInputs()(results)
-    assert [tuple(v.shape) for v in packed['inputs']] == [(3, 224, 224), (3, 224, 224),
-                                                           (3, 112, 112)]
+    shapes = [tuple(v.shape) for v in packed['inputs']]
+    assert shapes == [(3, 224, 224), (3, 224, 224), (3, 112, 112)]
     assert torch.equal(packed['inputs'][2], torch.from_numpy(views[2]).permute(2, 0, 1))
     ds = packed['data_samples']
     assert ds.proposal_ids.dtype == torch.int64 and ds.proposal_ids.shape == (3, 4)

@@ -6,10 +6,10 @@ import os.path as osp
 import cv2
 import numpy as np
 import pytest
-from data_prep.storage import ProposalStore
 
 import mmsoco  # noqa: F401
 import mmsoco.datasets.soco_dataset as soco_dataset
+from data_prep.storage import ProposalStore
 from mmsoco.datasets import SoCoDataset
 from mmsoco.registry import DATASETS
 

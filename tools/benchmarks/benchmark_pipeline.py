@@ -42,7 +42,8 @@ def make_images(out_dir: str, num_images: int = 24, size=(500, 375), num_boxes: 
 
     rng = np.random.default_rng(seed)
     photos = [getattr(skdata, name)() for name in
-              ('astronaut', 'chelsea', 'coffee', 'rocket', 'motorcycle_left', 'hubble_deep_field')]
+              ('astronaut', 'chelsea', 'coffee', 'rocket', 'hubble_deep_field',
+               'immunohistochemistry')]
     os.makedirs(osp.join(out_dir, 'train', 'photos'), exist_ok=True)
     items = []
     for i in range(num_images):
@@ -157,6 +158,27 @@ def throughput(fn, num_samples: int, repeats: int, warmup: int = 10) -> float:
     return best
 
 
+def colour_chains():
+    """One view's BYOL colour augmentations (first-view probabilities) in three implementations."""
+    from mmcv.transforms import Compose
+
+    from mmsoco.datasets import byol_view_transforms
+    from mmsoco.registry import TRANSFORMS
+    ours = Compose([TRANSFORMS.build(t) for t in byol_view_transforms(True, box_jitter=False)[1:]])
+    # mmselfsup's BYOL config without crop and flip.  hue=0: mmcv 2.0.1's adjust_hue raises
+    # OverflowError for negative hues under numpy 2 (np.uint8(-6)); without hue it is cheaper.
+    selfsup = Compose([TRANSFORMS.build(t) for t in [
+        dict(type='RandomApply', prob=0.8, transforms=[dict(
+            type='ColorJitter', brightness=0.4, contrast=0.4, saturation=0.2, hue=0.)]),
+        dict(type='RandomGrayscale', prob=0.2, keep_channels=True,
+             channel_weights=(0.114, 0.587, 0.2989)),
+        dict(type='RandomGaussianBlur', sigma_min=0.1, sigma_max=2.0, prob=1.),
+        dict(type='RandomSolarize', prob=0.)]])
+    pil = PILReference(3).colour[0]
+    return dict(ours=lambda img: ours(dict(img=img)), selfsup=lambda img: selfsup(dict(img=img)),
+                pil=lambda img: pil(Image.fromarray(img[..., ::-1])))
+
+
 def main():
     parser = argparse.ArgumentParser(description='SoCo pipeline throughput, one process')
     parser.add_argument('--samples', type=int, default=300, help='samples per timed run')
@@ -191,6 +213,11 @@ def main():
                 args.samples, args.repeats)
             rows.append((num_views, ours, ref))
 
+        view = cv2.resize(cv2.imread(dataset.get_data_info(0)['img_path']), (224, 224))
+        chains = colour_chains()
+        per_view = {name: 1e3 / throughput(lambda i: fn(view), args.samples, args.repeats)
+                    for name, fn in chains.items()}
+
     load_after = os.getloadavg()
     print(f'load average after:  {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}')
     print(f'{args.images} JPEGs 500x375, K=4, {args.samples} samples x best of {args.repeats}, '
@@ -199,6 +226,10 @@ def main():
           f"{'speed-up':>8}")
     for num_views, ours, ref in rows:
         print(f'{num_views:>5} | {ours:>18.1f} | {ref:>27.1f} | {ours / ref:>7.2f}x')
+    print('BYOL colour augmentations of one 224x224 view (first-view probabilities), ms/view: '
+          f"mmsoco Fast* {per_view['ours']:.2f}, mmselfsup/mmcv (hue off) "
+          f"{per_view['selfsup']:.2f}, "
+          f"torchvision on PIL {per_view['pil']:.2f}")
 
 
 if __name__ == '__main__':

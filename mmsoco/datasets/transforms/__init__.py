@@ -1,7 +1,6 @@
 from .formatting import PackSoCoInputs
 from .geometric import BoxAwareRandomFlip
-from .photometric import (BoxCutout, FastColorJitter, FastGaussianBlur, FastGrayscale,
-                          FastSolarize)
+from .photometric import BoxCutout, FastColorJitter, FastGaussianBlur, FastGrayscale, FastSolarize
 from .proposals import WHOLE_IMAGE_ID, BoxJitter, SelectProposals
 from .views import SoCoViews
 

@@ -4,6 +4,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from mmsoco.registry import TRANSFORMS
+
 from .box_ops import hflip_matrix, map_boxes
 
 

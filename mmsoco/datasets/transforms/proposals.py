@@ -1,10 +1,9 @@
 """Proposal-level transforms: draw K proposals per iteration and jitter boxes."""
-from typing import Optional
-
 import numpy as np
 from mmcv.transforms import BaseTransform
 
 from mmsoco.registry import TRANSFORMS
+
 from ..fallbacks import FallbackCounter
 from .box_ops import box_sizes, clip_boxes
 

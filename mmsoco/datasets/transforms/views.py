@@ -7,6 +7,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform, Compose
 
 from mmsoco.registry import TRANSFORMS
+
 from ..fallbacks import FallbackCounter
 from .box_ops import (box_sizes, clip_boxes, crop_resize_matrix, map_boxes, scale_translate,
                       visible_mask)
@@ -51,8 +52,9 @@ class SoCoViews(BaseTransform):
     - **V1**: the whole image resized to ``v1_size`` (224x224).
     - **V2**: a random crop of V1 (area fraction in ``v2_scale`` = [0.5, 1], aspect ratio in
       ``crop_ratio``, both measured in V1's frame) resized to ``v2_size`` (224x224).
-    - **V3**: V2 downsampled to ``v3_size`` (112x112), the paper's way (``v3_mode='downsample'``);
-      ``v3_mode='crop'`` draws an independent crop of V1 (area in ``v3_scale``) as the original code.
+    - **V3**: V2 downsampled to ``v3_size`` (112x112), the paper's way
+      (``v3_mode='downsample'``); ``v3_mode='crop'`` draws an independent crop of V1 (area in
+      ``v3_scale``), as the original code does.
     - **V4** (SoCo*, only when ``v4_size`` is set): another random crop of V1 (area in
       ``v4_scale``) resized to ``v4_size`` (192x192).
 
