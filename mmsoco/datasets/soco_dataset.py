@@ -10,8 +10,9 @@ from mmengine.logging import print_log
 
 from mmsoco.registry import DATASETS
 
-_PROPOSALS_HINT = ('compute proposals for this collection with the offline proposal stage '
-                   '(data_prep/, see the README section on proposals) and set proposals_file')
+_PROPOSALS_HINT = ('compute proposals for this collection with the offline proposal stage, '
+                   "e.g. 'python -m data_prep.generate_proposals <image folder> --out "
+                   "<file>.npz', and set proposals_file")
 
 
 @DATASETS.register_module()
