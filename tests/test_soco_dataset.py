@@ -6,6 +6,7 @@ import os.path as osp
 import cv2
 import numpy as np
 import pytest
+from mmengine.registry import init_default_scope
 
 import mmsoco  # noqa: F401
 import mmsoco.datasets.soco_dataset as soco_dataset
@@ -128,3 +129,18 @@ def test_images_without_proposals_are_counted_and_kept(tmp_path, monkeypatch):
     info = dataset.get_data_info(2)
     assert info['proposals'].shape == (0, 4) and info['proposal_ids'].shape == (0, )
     assert info['proposals_image_size'] is None
+
+
+def test_coco_train_plus_unlabeled_as_concat(tmp_path):
+    init_default_scope('mmselfsup')
+    parts = []
+    for split, names in (('train2017', ['a.jpg', 'b.jpg']), ('unlabeled2017', ['c.jpg'])):
+        items = write_collection(tmp_path / split, names)
+        ProposalStore.write(str(tmp_path / f'proposals_{split}.npz'), items)
+        parts.append(dict(type='SoCoDataset', data_root=str(tmp_path),
+                          proposals_file=f'proposals_{split}.npz',
+                          data_prefix=dict(img_path=f'{split}/')))
+    dataset = DATASETS.build(dict(type='ConcatDataset', datasets=parts))
+    assert len(dataset) == 3
+    assert dataset.get_data_info(2)['img_path'].endswith('unlabeled2017/c.jpg')
+    assert len(dataset.get_data_info(2)['proposals']) == 2
