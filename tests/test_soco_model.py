@@ -55,12 +55,12 @@ def test_pair_loss_equals_hand_computed_value():
     loss = SoCo.pair_loss(pred, target, torch.tensor([True, True, False]))
     assert loss.item() == pytest.approx(-2 * (1 + 0) / 2)
     loss = SoCo.pair_loss(pred, target, torch.tensor([True, True, True]))
-    assert loss.item() == pytest.approx(-2 * (1 + 0 - 1) / 3)
+    assert loss.item() == pytest.approx(-2 * (1 + 0 - 1) / 3, abs=1e-6)
 
 
 def test_forward_backward_r50_fpn_and_target_gets_no_grad():
     model = build(model_cfg('fpn'))
-    inputs, samples = random_batch(n=2)
+    inputs, samples = random_batch(n=2, sizes=(160, 160, 80))
     losses = model.loss(inputs, samples)
     assert set(losses) == {'loss_v1_v2', 'loss_v1_v3', 'loss_v2_v1', 'loss_v3_v1', 'momentum'}
     total = sum(v for k, v in losses.items() if 'loss' in k)
@@ -150,7 +150,7 @@ def test_mismatched_ids_are_rejected():
 
 def test_c4_variant_runs():
     model = build(model_cfg('c4'))
-    inputs, samples = random_batch(n=2, sizes=(224, 224))
+    inputs, samples = random_batch(n=2, sizes=(160, 160))
     losses = model.loss(inputs, samples)
     assert set(losses) == {'loss_v1_v2', 'loss_v2_v1', 'momentum'}
     sum(v for k, v in losses.items() if 'loss' in k).backward()
@@ -177,11 +177,11 @@ def test_twenty_steps_on_two_real_images_drive_the_loss_down():
     model.target_net.max_iters = 20
     imgs = [data.astronaut(), data.chelsea()]
     views = []
-    for size in (96, 96, 48):
+    for size in (64, 64, 32):
         views.append(torch.stack([
             torch.from_numpy(resize(im, (size, size), anti_aliasing=True).astype(np.float32))
             .permute(2, 0, 1) for im in imgs]) * 4 - 2)
-    boxes = [[[10, 10, 60, 60], [30, 20, 90, 80], [0, 40, 50, 95], [40, 0, 95, 50]]]
+    boxes = [[[6, 6, 40, 40], [20, 14, 60, 54], [0, 26, 34, 63], [26, 0, 63, 34]]]
     box_views = [boxes[0], boxes[0], [[c / 2 for c in b] for b in boxes[0]]]
     samples = [make_sample(box_views), make_sample(box_views)]
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)

@@ -8,6 +8,7 @@ memory (GPU) belongs to that setting alone.  Prints one table row per (batch, po
 """
 import argparse
 import json
+import os
 import os.path as osp
 import resource
 import subprocess
@@ -73,6 +74,7 @@ def main():
     parser.add_argument('--variant', default='fpn', choices=['fpn'])
     parser.add_argument('--one', help=argparse.SUPPRESS)
     args = parser.parse_args()
+    os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')   # for the measuring subprocesses
     if args.one:
         batch, pooling = args.one.split(',')
         print(json.dumps(run_one(int(batch), pooling, args.device, args.steps, args.warmup,

@@ -2,7 +2,10 @@
 _base_ = './soco_r50_fpn.py'
 
 model = dict(
-    backbone=dict(num_stages=3, out_indices=(3, ), strides=(1, 2, 2), dilations=(1, 1, 1)),
+    # mmdet's ResNet: mmselfsup's cannot stop after 3 stages; both name parameters alike
+    backbone=dict(_delete_=True, type='mmdet.ResNet', depth=50, num_stages=3, strides=(1, 2, 2),
+                  dilations=(1, 1, 1), out_indices=(2, ), norm_cfg=dict(type='SyncBN'),
+                  norm_eval=False, style='pytorch'),
     neck=None,
     roi_extractor=dict(
         _delete_=True,
