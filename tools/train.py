@@ -31,7 +31,6 @@ def parse_args():
 def main():
     args = parse_args()
     import mmsoco  # noqa: F401  (registers SoCo, repairs mmselfsup registries)
-    from mmsoco.engine import check_data_config
 
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
@@ -49,7 +48,6 @@ def main():
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
 
-    check_data_config(cfg)   # missing data root / proposals: stop here with the fix
     runner = Runner.from_cfg(cfg)
     runner.train()
 
