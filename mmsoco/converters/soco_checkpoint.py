@@ -1,0 +1,172 @@
+"""Read a SoCo checkpoint: pick the online or target network and tell the FPN and C4 variants apart.
+
+A SoCo checkpoint is what the mmengine Runner saves while pretraining :class:`mmsoco.models.SoCo`:
+a dict with ``state_dict``, ``meta``, ``message_hub``, ``optimizer``, ...  Its ``state_dict`` holds
+
+* the online network: ``backbone.*`` (ResNet-50, mmdet/mmcls parameter names), ``neck.*``
+  (mmdet ``FPN`` on C2-C5 with ``start_level=0``: ``lateral_convs.{0..3}`` and ``fpn_convs.{0..3}``
+  are P2..P5; FPN variant only), ``head.*`` (:class:`mmsoco.models.heads.RCNNHead`,
+  ``shared_convs.{0..3}`` + ``shared_fcs.0``, FPN variant; or the res5 stage ``head.layer4.*``,
+  C4 variant), ``projector.*`` and ``predictor.*``;
+* the target network: ``target_net.module.{backbone,neck,head,projector}.*`` and the EMA step
+  counter ``target_net.steps``.
+
+The variant is read from the keys alone (``meta`` may hold the config text; it is not trusted).
+"""
+from collections import Counter, OrderedDict
+from typing import Dict, Mapping, Tuple, Union
+
+import torch
+
+from mmsoco.utils import allow_mmengine_checkpoint_globals
+
+TARGET_PREFIX = 'target_net.module.'
+VARIANTS = ('fpn', 'c4')
+SOURCES = ('online', 'target')
+
+#: What each variant must contain (prefixes of the chosen network's keys).
+REQUIRED_PREFIXES = {
+    'fpn': ('backbone.', 'neck.lateral_convs.', 'neck.fpn_convs.', 'head.shared_convs.',
+            'head.shared_fcs.'),
+    'c4': ('backbone.', 'head.layer4.'),
+}
+
+EXPECTED_LAYOUT = (
+    "a SoCo checkpoint holds 'backbone.*' plus either 'neck.lateral_convs.*', "
+    "'neck.fpn_convs.*' and 'head.shared_convs.*'/'head.shared_fcs.*' (SoCo R50-FPN, "
+    "also SoCo*) or 'head.layer4.*' and no neck (SoCo R50-C4), next to 'projector.*', "
+    "'predictor.*' and the target network 'target_net.module.*'")
+
+
+class SoCoCheckpointError(ValueError):
+    """The input is not a SoCo checkpoint, or not the variant/network that was asked for."""
+
+
+StateDict = Dict[str, torch.Tensor]
+
+
+def load_soco_checkpoint(checkpoint: Union[str, Mapping]) -> StateDict:
+    """Load the state dict of a SoCo checkpoint.
+
+    Args:
+        checkpoint (str or Mapping): Path to a ``.pth`` file saved by the mmengine Runner, or the
+            loaded object (a Runner checkpoint dict, or a bare state dict).
+
+    Returns:
+        dict[str, Tensor]: The full state dict, online and target networks included.
+
+    Raises:
+        SoCoCheckpointError: If the file holds no state dict of tensors.
+    """
+    name = checkpoint if isinstance(checkpoint, str) else '<checkpoint>'
+    if isinstance(checkpoint, str):
+        # Runner checkpoints carry numpy scalars in message_hub/meta: allow-list exactly those
+        # types instead of switching weights-only loading off (see mmsoco.utils.checkpoint).
+        allow_mmengine_checkpoint_globals()
+        checkpoint = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    if not isinstance(checkpoint, Mapping):
+        raise SoCoCheckpointError(f'{name} is not a checkpoint dict (got {type(checkpoint)}); '
+                                  f'expected {EXPECTED_LAYOUT}')
+    state_dict = checkpoint.get('state_dict', checkpoint)
+    if not isinstance(state_dict, Mapping) or not state_dict or not all(
+            isinstance(v, torch.Tensor) for v in state_dict.values()):
+        raise SoCoCheckpointError(f'{name} holds no state dict of tensors; '
+                                  f'expected {EXPECTED_LAYOUT}')
+    return OrderedDict(state_dict)
+
+
+def split_networks(state_dict: StateDict, source: str = 'online') -> Tuple[StateDict, StateDict]:
+    """Select one network of a SoCo state dict.
+
+    Args:
+        state_dict (dict[str, Tensor]): Full SoCo state dict.
+        source (str): ``'online'`` (default; the network the paper transfers) or ``'target'``
+            (the momentum-averaged network).
+
+    Returns:
+        tuple[dict, dict]: ``(network, rest)``: the selected network with the
+        ``target_net.module.`` prefix removed (so both sources share the online names), and every
+        other entry under its original name.
+    """
+    if source not in SOURCES:
+        raise SoCoCheckpointError(f"source must be one of {SOURCES}, got {source!r}")
+    network, rest = OrderedDict(), OrderedDict()
+    for key, value in state_dict.items():
+        if source == 'target':
+            if key.startswith(TARGET_PREFIX):
+                network[key[len(TARGET_PREFIX):]] = value
+            else:
+                rest[key] = value
+        elif key.startswith('target_net.'):
+            rest[key] = value
+        else:
+            network[key] = value
+    if source == 'target' and not network:
+        raise SoCoCheckpointError(
+            f"source='target' but the checkpoint has no '{TARGET_PREFIX}*' keys; "
+            "convert the online network (the default) instead")
+    return network, rest
+
+
+def key_group(key: str) -> str:
+    """A short module prefix for messages: ``neck.lateral_convs``, ``target_net.module.head``."""
+    parts = key.split('.')
+    depth = 3 if key.startswith(TARGET_PREFIX) else 2 if parts[0] in ('neck', 'head') else 1
+    return '.'.join(parts[:min(depth, len(parts) - 1)] or parts[:1])
+
+
+def _prefix_counts(keys) -> str:
+    counts = Counter(key_group(k) for k in keys)
+    return ', '.join(f'{p}.* ({n})' for p, n in sorted(counts.items()))
+
+
+def detect_variant(network: StateDict) -> str:
+    """Tell the SoCo variant from the keys of one network.
+
+    Args:
+        network (dict[str, Tensor]): One network, as returned by :func:`split_networks`.
+
+    Returns:
+        str: ``'fpn'`` (SoCo and SoCo* R50-FPN) or ``'c4'`` (SoCo R50-C4).
+
+    Raises:
+        SoCoCheckpointError: If the keys match neither variant; the message lists what was
+            expected and what was found.
+    """
+    keys = list(network)
+
+    def has(prefix):
+        return any(k.startswith(prefix) for k in keys)
+
+    for variant in VARIANTS:
+        if all(has(p) for p in REQUIRED_PREFIXES[variant]):
+            if variant == 'c4' and has('neck.'):
+                break  # both a neck and res5 as head: not a layout SoCo writes
+            return variant
+    hint = ''
+    if has('roi_head.') or has('rpn_head.'):
+        hint = ' It looks like an MMDetection checkpoint already (roi_head/rpn_head keys).'
+    elif has('encoder.') or has('module.encoder.'):
+        hint = (' It looks like a checkpoint of the original SoCo code (encoder.*); '
+                'load it with that code, or rename encoder->backbone first.')
+    elif has('backbone.') and not has('neck.lateral_convs.') and not has('head.'):
+        hint = ' It looks like a backbone-only checkpoint (image-level pretraining?).'
+    raise SoCoCheckpointError(
+        f'not a SoCo checkpoint: {EXPECTED_LAYOUT}; found {_prefix_counts(keys) or "no keys"}.'
+        + hint)
+
+
+def check_variant(found: str, expected: str, what: str = '--variant') -> None:
+    """Raise a clear error when the checkpoint's variant is not the one asked for."""
+    if expected is None or expected == found:
+        return
+    if expected not in VARIANTS:
+        raise SoCoCheckpointError(f'variant must be one of {VARIANTS}, got {expected!r}')
+    describe = {
+        'fpn': "SoCo R50-FPN checkpoint (backbone + 'neck.*' FPN + 4conv1fc 'head.shared_*')",
+        'c4': "SoCo R50-C4 checkpoint (3-stage backbone + res5 'head.layer4.*', no neck)",
+    }
+    raise SoCoCheckpointError(
+        f'{what} expects a {describe[expected]}, but this is a {describe[found]}. '
+        f'Pretrain with the {expected.upper()} config, or fine-tune this checkpoint with an '
+        f'R50-{found.upper()} transfer config.')

@@ -1,0 +1,164 @@
+"""Convert a SoCo checkpoint into a Detectron2 weights pickle, as the original SoCo release did.
+
+The pickle is ``dict(model={detectron2 name: numpy array}, __author__='mmsoco',
+matching_heuristics=True)``.  With ``matching_heuristics`` Detectron2's checkpointer matches each
+name to the model parameter it is a suffix of (``res2.0.conv1.weight`` ->
+``backbone.bottom_up.res2.0.conv1.weight``, ``box_head.conv1.norm.weight`` ->
+``roi_heads.box_head.conv1.norm.weight``, ``res5.*`` -> ``roi_heads.res5.*`` in a C4 model), so one
+file serves the FPN and C4 meta-architectures.  Names:
+
+=======================================  =============================================
+SoCo                                     Detectron2
+=======================================  =============================================
+``backbone.conv1`` / ``backbone.bn1``    ``stem.conv1`` / ``stem.conv1.norm``
+``backbone.layer{L}.{b}.conv{k}``        ``res{L+1}.{b}.conv{k}`` (``bn{k}`` -> ``conv{k}.norm``)
+``...downsample.0`` / ``downsample.1``   ``...shortcut`` / ``shortcut.norm``
+``neck.lateral_convs.{j}.conv``          ``fpn_lateral{j+2}`` (level number, so RetinaNet's
+``neck.fpn_convs.{j}.conv``              ``fpn_output{j+2}``   P3-P5 pick their own levels)
+``head.shared_convs.{i}.conv`` / ``bn``  ``box_head.conv{i+1}`` / ``box_head.conv{i+1}.norm``
+``head.shared_fcs.{i}``                  ``box_head.fc{i+1}``
+``head.layer4.*`` (C4)                   ``res5.*``
+=======================================  =============================================
+
+Fine-tune with ``MODEL.RESNETS.STRIDE_IN_1X1 False`` (pytorch-style ResNet), ``INPUT.FORMAT RGB``,
+``MODEL.PIXEL_MEAN [123.675, 116.28, 103.53]`` and ``MODEL.PIXEL_STD [58.395, 57.12, 57.375]``
+as the original configs did.
+"""
+import pickle
+import re
+from collections import OrderedDict
+from typing import Dict, List, Mapping, Optional, Tuple, Union
+
+import numpy as np
+import torch
+
+from .soco_checkpoint import (SoCoCheckpointError, check_variant, detect_variant,
+                              load_soco_checkpoint, split_networks)
+
+AUTHOR = 'mmsoco'
+DETECTRON2_CONFIG_HINT = (
+    'Detectron2 config: MODEL.WEIGHTS <this .pkl>, MODEL.RESNETS.STRIDE_IN_1X1 False, '
+    'INPUT.FORMAT RGB, MODEL.PIXEL_MEAN [123.675, 116.28, 103.53], '
+    'MODEL.PIXEL_STD [58.395, 57.12, 57.375]')
+
+
+def _block_to_d2(rest: str) -> str:
+    """Rename inside one bottleneck: ``bn2.weight`` -> ``conv2.norm.weight`` etc."""
+    rest = re.sub(r'^bn(\d)\.', r'conv\1.norm.', rest)
+    rest = re.sub(r'^downsample\.0\.', 'shortcut.', rest)
+    return re.sub(r'^downsample\.1\.', 'shortcut.norm.', rest)
+
+
+def _block_from_d2(rest: str) -> str:
+    rest = re.sub(r'^conv(\d)\.norm\.', r'bn\1.', rest)
+    rest = re.sub(r'^shortcut\.norm\.', 'downsample.1.', rest)
+    return re.sub(r'^shortcut\.', 'downsample.0.', rest)
+
+
+def _conv_module_to_d2(rest: str) -> str:
+    """mmcv ConvModule ``conv.weight``/``bn.weight`` -> Detectron2 ``weight``/``norm.weight``."""
+    return re.sub(r'^conv\.', '', re.sub(r'^bn\.', 'norm.', rest))
+
+
+def _conv_module_from_d2(rest: str) -> str:
+    return re.sub(r'^norm\.', 'bn.', rest) if rest.startswith('norm.') else 'conv.' + rest
+
+
+def soco_key_to_detectron2(key: str) -> Optional[str]:
+    """The Detectron2 name of one key of a SoCo network, or None if Detectron2 has no place."""
+    m = re.match(r'^backbone\.(conv1|bn1)\.(.+)$', key)
+    if m:
+        return ('stem.conv1.' if m.group(1) == 'conv1' else 'stem.conv1.norm.') + m.group(2)
+    m = re.match(r'^(backbone|head)\.layer(\d)\.(\d+)\.(.+)$', key)
+    if m:
+        return f'res{int(m.group(2)) + 1}.{m.group(3)}.{_block_to_d2(m.group(4))}'
+    m = re.match(r'^neck\.(lateral_convs|fpn_convs)\.(\d+)\.(.+)$', key)
+    if m:
+        kind = 'fpn_lateral' if m.group(1) == 'lateral_convs' else 'fpn_output'
+        return f'{kind}{int(m.group(2)) + 2}.{_conv_module_to_d2(m.group(3))}'
+    m = re.match(r'^head\.shared_convs\.(\d+)\.(.+)$', key)
+    if m:
+        return f'box_head.conv{int(m.group(1)) + 1}.{_conv_module_to_d2(m.group(2))}'
+    m = re.match(r'^head\.shared_fcs\.(\d+)\.(.+)$', key)
+    if m:
+        return f'box_head.fc{int(m.group(1)) + 1}.{m.group(2)}'
+    return None
+
+
+def detectron2_key_to_soco(key: str, variant: str) -> str:
+    """Inverse of :func:`soco_key_to_detectron2` (``res5`` is ``head.layer4`` in the C4 variant).
+    """
+    m = re.match(r'^stem\.conv1\.(norm\.)?(.+)$', key)
+    if m:
+        return ('backbone.bn1.' if m.group(1) else 'backbone.conv1.') + m.group(2)
+    m = re.match(r'^res(\d)\.(\d+)\.(.+)$', key)
+    if m:
+        stage = int(m.group(1)) - 1
+        owner = 'head' if variant == 'c4' and stage == 4 else 'backbone'
+        return f'{owner}.layer{stage}.{m.group(2)}.{_block_from_d2(m.group(3))}'
+    m = re.match(r'^fpn_(lateral|output)(\d)\.(.+)$', key)
+    if m:
+        kind = 'lateral_convs' if m.group(1) == 'lateral' else 'fpn_convs'
+        return f'neck.{kind}.{int(m.group(2)) - 2}.{_conv_module_from_d2(m.group(3))}'
+    m = re.match(r'^box_head\.conv(\d)\.(.+)$', key)
+    if m:
+        return f'head.shared_convs.{int(m.group(1)) - 1}.{_conv_module_from_d2(m.group(2))}'
+    m = re.match(r'^box_head\.fc(\d)\.(.+)$', key)
+    if m:
+        return f'head.shared_fcs.{int(m.group(1)) - 1}.{m.group(2)}'
+    raise KeyError(f'{key!r} is not a name this converter writes')
+
+
+def convert_to_detectron2(
+        checkpoint: Union[str, Mapping],
+        source: str = 'online',
+        variant: Optional[str] = None) -> Tuple[Dict, List[Tuple[str, str]], List[str], str]:
+    """Convert a SoCo checkpoint into the Detectron2 pickle payload.
+
+    Args:
+        checkpoint (str or Mapping): SoCo checkpoint (path or loaded).
+        source (str): ``'online'`` (default) or ``'target'`` network.
+        variant (str, optional): Expected variant; an error if the checkpoint is the other.
+
+    Returns:
+        tuple: ``(payload, mapped, left_out, variant)``: the dict to pickle, ``(soco key,
+        detectron2 name)`` pairs, SoCo keys left out, and the variant found.
+    """
+    network, rest = split_networks(load_soco_checkpoint(checkpoint), source)
+    found = detect_variant(network)
+    check_variant(found, variant)
+    model, mapped, left_out = OrderedDict(), [], list(rest)
+    for key, value in network.items():
+        name = soco_key_to_detectron2(key)
+        if name is None:
+            left_out.append(key)
+            continue
+        model[name] = value.detach().cpu().numpy()
+        mapped.append((key, name))
+    payload = dict(model=model, __author__=AUTHOR, matching_heuristics=True)
+    return payload, mapped, left_out, found
+
+
+def save_detectron2_pickle(payload: Dict, path: str) -> None:
+    """Write the payload with :mod:`pickle`, the format Detectron2 reads for ``.pkl`` weights."""
+    with open(path, 'wb') as f:
+        pickle.dump(payload, f)
+
+
+def load_detectron2_pickle(path: str, variant: str) -> 'OrderedDict[str, torch.Tensor]':
+    """Read a pickle written by :func:`save_detectron2_pickle` back into SoCo names.
+
+    Args:
+        path (str): The ``.pkl`` file.
+        variant (str): ``'fpn'`` or ``'c4'`` (decides whether ``res5`` is backbone or head).
+
+    Returns:
+        OrderedDict[str, Tensor]: SoCo online-network names -> tensors.
+    """
+    with open(path, 'rb') as f:
+        payload = pickle.load(f)
+    if not (isinstance(payload, dict) and 'model' in payload
+            and payload.get('matching_heuristics')):
+        raise SoCoCheckpointError(f'{path} is not a Detectron2 weights pickle written by mmsoco')
+    return OrderedDict((detectron2_key_to_soco(k, variant), torch.from_numpy(np.asarray(v)))
+                       for k, v in payload['model'].items())
