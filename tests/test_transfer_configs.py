@@ -11,6 +11,7 @@ FCOS are fresh, by design) and equal the SoCo weight; then the step must give fi
 import pytest
 import torch
 from mmengine.hooks import Hook
+from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
 from mmsoco.converters import check_against_detector, convert_state_dict, save_mmdet_checkpoint
@@ -37,6 +38,15 @@ def converted(tmp_path_factory):
         return cache[variant, det]
 
     return get
+
+
+@pytest.fixture(autouse=True)
+def keep_default_scope():
+    """Drop the 'mmdet' DefaultScope each Runner creates, so later tests keep their scope."""
+    before = set(DefaultScope._instance_dict)
+    yield
+    for name in set(DefaultScope._instance_dict) - before:  # as overwrite_default_scope does
+        DefaultScope._instance_dict.pop(name)
 
 
 class SnapshotAfterLoad(Hook):

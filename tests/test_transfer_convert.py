@@ -124,7 +124,11 @@ def test_every_transfer_config_declares_its_layout(config):
     assert cfg.model.backbone.init_cfg is None, 'nothing may be downloaded'
     assert cfg.model.backbone.norm_cfg.type == 'SyncBN'
     assert not cfg.model.backbone.norm_eval and cfg.model.backbone.frozen_stages == -1
-    assert cfg.load_from and cfg.load_from.startswith('checkpoints/soco_r50-')
+    # the file the docs' convert commands write for this layout
+    assert cfg.load_from == {('fpn', 'rcnn'): 'checkpoints/soco_r50-fpn_mmdet-rcnn.pth',
+                             ('fpn', 'retinanet'): 'checkpoints/soco_r50-fpn_mmdet-retinanet.pth',
+                             ('fpn', 'fcos'): 'checkpoints/soco_r50-fpn_mmdet-fcos.pth',
+                             ('c4', 'rcnn'): 'checkpoints/soco_r50-c4_mmdet.pth'}[variant, det]
 
 
 # --------------------------------------------------------------------------- bad input
@@ -170,6 +174,13 @@ def test_the_wrong_variant_for_a_config_is_refused(soco_files, variant, config):
     assert f'this is a SoCo R50-{variant.upper()} checkpoint' in msg
 
 
+def test_det_and_config_must_agree(soco_files):
+    with pytest.raises(SoCoCheckpointError, match='--det rcnn converts for .* but the config is '
+                       'RetinaNet R50-FPN'):
+        convert_soco_checkpoint(soco_files['fpn'], det='rcnn', config=osp.join(
+            TRANSFER_DIR, 'retinanet_r50_fpn_soco-100e_1x_coco.py'))
+
+
 def test_a_config_whose_layers_differ_from_pretraining_is_refused(soco_files):
     cfg = Config.fromfile(osp.join(TRANSFER_DIR, 'mask-rcnn_r50_fpn_soco-100e_1x_coco.py'))
     cfg.model.neck.norm_cfg = dict(type='SyncBN')  # SoCo's FPN has no norm: conv biases
@@ -187,6 +198,9 @@ def test_soco2mmdet_cli(soco_files, tmp_path, capsys):
     assert 'online network -> FCOS R50-FPN (P3-P7)' in printed
     assert 'neck.lateral_convs.1.* (P3) -> neck.lateral_convs.0.*' in printed
     assert 'projector.*: projector MLP' in printed and 'left out' in printed
+    assert '1  target_net.steps: EMA step counter' in printed
+    assert 'freshly initialised in the detector: the detection head; the FPN extra convs P6/P7' \
+        in printed
     ckpt = torch.load(out, map_location='cpu', weights_only=True)
     assert ckpt['meta']['soco_transfer']['fpn_start_level'] == 1
     assert torch.equal(ckpt['state_dict']['neck.fpn_convs.2.conv.weight'],

@@ -109,15 +109,23 @@ def split_networks(state_dict: StateDict, source: str = 'online') -> Tuple[State
 
 
 def key_group(key: str) -> str:
-    """A short module prefix for messages: ``neck.lateral_convs``, ``target_net.module.head``."""
+    """A short module prefix for messages: ``neck.lateral_convs``, ``target_net.module.head``
+    (a top-level buffer such as ``target_net.steps`` is its own group)."""
     parts = key.split('.')
+    if key.startswith('target_net.') and not key.startswith(TARGET_PREFIX):
+        return key
     depth = 3 if key.startswith(TARGET_PREFIX) else 2 if parts[0] in ('neck', 'head') else 1
     return '.'.join(parts[:min(depth, len(parts) - 1)] or parts[:1])
 
 
 def _prefix_counts(keys) -> str:
     counts = Counter(key_group(k) for k in keys)
-    return ', '.join(f'{p}.* ({n})' for p, n in sorted(counts.items()))
+    return ', '.join(f'{group_label(p, keys)} ({n})' for p, n in sorted(counts.items()))
+
+
+def group_label(group: str, keys) -> str:
+    """``group.*``, or the key itself when the group is a single top-level tensor."""
+    return group if group in keys else group + '.*'
 
 
 def detect_variant(network: StateDict) -> str:

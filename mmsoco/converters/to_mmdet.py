@@ -30,7 +30,7 @@ from typing import List, Mapping, Optional, Tuple, Union
 import torch
 
 from .soco_checkpoint import (SoCoCheckpointError, StateDict, check_variant, detect_variant,
-                              key_group, load_soco_checkpoint, split_networks)
+                              group_label, key_group, load_soco_checkpoint, split_networks)
 
 DETECTORS = ('rcnn', 'retinanet', 'fcos')
 
@@ -45,12 +45,14 @@ class DetectorLayout:
         fpn_start_level (int): ``start_level`` of the detector's FPN (``'fpn'`` only).
         box_head (bool): Whether ``roi_head.bbox_head`` is a 4conv1fc head that takes SoCo's
             R-CNN head (``'fpn'`` only).
+        two_stage (bool): Whether the detector has an RPN and a RoI head (for messages).
     """
 
     variant: str
     name: str
     fpn_start_level: int = 0
     box_head: bool = False
+    two_stage: bool = True
 
     def transfer_scopes(self) -> Tuple[str, ...]:
         """Detector parameter prefixes that SoCo initialises (fully, except FPN extra convs)."""
@@ -84,7 +86,7 @@ def layout_for(variant: str, det: str = 'rcnn') -> DetectorLayout:
     if det == 'rcnn':
         return DetectorLayout('fpn', 'R-CNN R50-FPN (P2-P6, 4conv1fc box head)', 0, True)
     return DetectorLayout('fpn', f'{"RetinaNet" if det == "retinanet" else "FCOS"} R50-FPN '
-                          '(P3-P7)', 1, False)
+                          '(P3-P7)', 1, False, two_stage=False)
 
 
 def _type_name(cfg: Optional[Mapping]) -> str:
@@ -126,7 +128,8 @@ def layout_from_config(cfg) -> DetectorLayout:
         levels = '-'.join(f'P{start + 2 + i}' for i in (0, neck.get('num_outs', 5) - 1))
         head = ', 4conv1fc box head' if box else (
             f', box head {_type_name(bbox_head)}' if bbox_head else '')
-        return DetectorLayout('fpn', f'{kind} R50-FPN ({levels}{head})', start, box)
+        return DetectorLayout('fpn', f'{kind} R50-FPN ({levels}{head})', start, box,
+                              two_stage=bool(roi_head))
     shared = roi_head.get('shared_head')
     if _type_name(shared) == 'ResLayer' and shared.get('stage', 3) == 3:
         return DetectorLayout('c4', f'{kind} R50-C4 (res5 shared head)')
@@ -170,10 +173,12 @@ class Conversion:
         if verbose:
             lines += [f'  {src}: {why}' for src, why in self.left_out]
         else:
+            keys = {src for src, _ in self.left_out}
             groups = Counter((key_group(src), why) for src, why in self.left_out)
             for (group, why), n in groups.items():
-                lines.append(f'  {n:4d}  {group}.*: {why}')
-        fresh = ['the detector-specific heads (RPN, classifiers, box regressors, mask head)']
+                lines.append(f'  {n:4d}  {group_label(group, keys)}: {why}')
+        fresh = ['the RPN, box predictor and mask head (if any)' if self.layout.two_stage
+                 else 'the detection head']
         if self.variant == 'fpn' and self.layout.fpn_start_level > 0:
             fresh.append('the FPN extra convs P6/P7 (neck.fpn_convs.3, neck.fpn_convs.4)')
         lines.append('freshly initialised in the detector: ' + '; '.join(fresh))

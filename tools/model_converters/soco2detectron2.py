@@ -11,7 +11,7 @@ import sys
 from collections import Counter
 
 from mmsoco.converters import SoCoCheckpointError, convert_to_detectron2, save_detectron2_pickle
-from mmsoco.converters.soco_checkpoint import key_group
+from mmsoco.converters.soco_checkpoint import group_label, key_group
 from mmsoco.converters.to_detectron2 import DETECTRON2_CONFIG_HINT
 
 
@@ -45,8 +45,9 @@ def main(argv=None):
     else:
         for group, n in Counter(key_group(src) for src, _ in mapped).items():
             print(f'  {n:4d}  {group}.*')
+    groups = Counter(key_group(k) for k in left_out)
     print(f'left out {len(left_out)} tensors: ' + ', '.join(
-        f'{g}.* ({n})' for g, n in Counter(key_group(k) for k in left_out).items()))
+        f'{group_label(g, left_out)} ({n})' for g, n in groups.items()))
     print(DETECTRON2_CONFIG_HINT)
     print(f'saved {args.dst}')
 
