@@ -184,6 +184,8 @@ def main():
     parser.add_argument('--samples', type=int, default=300, help='samples per timed run')
     parser.add_argument('--repeats', type=int, default=3, help='timed runs; the best is shown')
     parser.add_argument('--images', type=int, default=24, help='distinct images')
+    parser.add_argument('--interpolation', default='auto',
+                        help="SoCoViews resize: auto, bilinear, area, bicubic")
     args = parser.parse_args()
 
     cv2.setNumThreads(1)
@@ -202,7 +204,8 @@ def main():
         rows = []
         for num_views in (3, 4):
             dataset = SoCoDataset(data_root=tmp, proposals_file=proposals_file,
-                                  pipeline=soco_train_pipeline(num_views=num_views))
+                                  pipeline=soco_train_pipeline(
+                                      num_views=num_views, interpolation=args.interpolation))
             n = len(dataset)
             ours = throughput(lambda i: dataset[i % n], args.samples, args.repeats)
 
@@ -221,7 +224,7 @@ def main():
     load_after = os.getloadavg()
     print(f'load average after:  {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}')
     print(f'{args.images} JPEGs 500x375, K=4, {args.samples} samples x best of {args.repeats}, '
-          'one process, 1 thread')
+          f'one process, 1 thread, SoCoViews interpolation={args.interpolation}')
     print(f"{'views':>5} | {'mmsoco (samples/s)':>18} | {'PIL+torchvision (samples/s)':>27} | "
           f"{'speed-up':>8}")
     for num_views, ours, ref in rows:
