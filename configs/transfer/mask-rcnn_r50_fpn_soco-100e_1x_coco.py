@@ -22,8 +22,11 @@ model = dict(
         norm_cfg=norm_cfg,
         norm_eval=False,
         init_cfg=None),  # weights come from load_from: nothing is downloaded
-    # SoCo's FPN is pretrained without norm layers (convs with bias), so it is fine-tuned that
-    # way: adding SyncBN here would drop the pretrained conv biases.
+    # The FPN is fine-tuned in the form it was pretrained.  mmsoco's SoCo FPN (configs/_base_/
+    # models/soco_r50_fpn.py) has no norm layers, its convs have biases; SyncBN here would drop
+    # those biases.  (The paper pretrains its FPN with BN and fine-tunes it with SyncBN: if the
+    # pretraining FPN gets a norm layer, set norm_cfg=norm_cfg here; `soco2mmdet.py --config`
+    # and tests/test_transfer_configs.py check that the two agree.)
     neck=dict(norm_cfg=None),
     roi_head=dict(
         bbox_head=dict(
