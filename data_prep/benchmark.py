@@ -160,17 +160,21 @@ def run_proposals(args) -> dict:
           'R elig: by kept boxes, of the objects whose own box passes the filter')
     print(_HEADER)
     results = []
-    settings = [('ours, defaults: ' + _describe(default), default),
+    print(f'ours = data_prep.selective_search.SelectiveSearch, defaults: {_describe(default)}, '
+          f'strategy {default.strategy}')
+    settings = [('ours, defaults', default),
                 ('ours, full size (scale 0)', SelectiveSearch(scale=0))]
     if args.sweep:
         for scale in (400, 250, 200):
             settings.append((f'ours, scale {scale}', SelectiveSearch(scale=scale)))
         for strategy in ('color+fill+size', 'color+size', 'fill', 'color'):
             settings.append((f'ours, strategy {strategy}', SelectiveSearch(strategy=strategy)))
-        for spaces in (('lab', ), ('rgb', ), ('hsv', 'lab')):
+        for spaces in (('hsv', ), ('lab', ), ('hsv', 'lab')):
             settings.append((f'ours, colour space {"+".join(spaces)}',
                              SelectiveSearch(color_spaces=spaces)))
         settings.append(('ours, k 300 and 150', SelectiveSearch(k=(300, 150))))
+        settings.append(('ours, k 300 and 150, scale 200',
+                         SelectiveSearch(k=(300, 150), scale=200)))
         settings.append(('ours, full size, k 300 and 150',
                          SelectiveSearch(k=(300, 150), scale=0)))
     for name, search in settings:
