@@ -24,10 +24,12 @@ def run_one(batch, pooling, device, steps, warmup, variant):
 
     sys.path.insert(0, osp.join(REPO, 'tests'))
     import mmsoco  # noqa: F401
+    from mmengine.registry import DefaultScope
     from mmsoco.registry import MODELS
     from soco_test_utils import model_cfg, random_batch
 
     torch.manual_seed(0)
+    DefaultScope.get_instance('benchmark', scope_name='mmselfsup')
     MessageHub.get_current_instance().update_info('max_iters', 1000)
     cfg = model_cfg(variant)
     cfg.roi_pooling = pooling
@@ -87,11 +89,13 @@ def main():
     for batch in args.batches:
         rows = {}
         for pooling in ('all', 'single'):
-            out = subprocess.run(
+            proc = subprocess.run(
                 [sys.executable, __file__, '--one', f'{batch},{pooling}', '--device',
                  args.device, '--steps', str(args.steps), '--warmup', str(args.warmup)],
-                check=True, capture_output=True, text=True).stdout
-            rows[pooling] = r = json.loads(out.strip().splitlines()[-1])
+                capture_output=True, text=True)
+            if proc.returncode:
+                sys.exit(f'batch {batch}, pooling {pooling} failed:\n{proc.stderr[-3000:]}')
+            rows[pooling] = r = json.loads(proc.stdout.strip().splitlines()[-1])
             speed = rows['all']['step_s'] / r['step_s']
             print(f"{batch:>5} {pooling:>8} {r['step_s']:>8.3f} {r['step_s'] / batch:>7.3f} "
                   f"{r['peak_mib']:>9.0f} {r['peak_mib'] / batch:>8.0f} {speed:>7.2f}x",
