@@ -355,8 +355,12 @@ def _run_shards(root, shard_paths, todo_shards, parts_dir, fingerprint, search, 
 
 def _run_pool(chunks, workers, root, search, box_filter, collect) -> List[str]:
     """Run chunks in a process pool; returns the images of chunks lost to a dead worker."""
+    # Workers come from a fresh server process, not a fork of this one: a fork copies OpenCV's
+    # (and OpenMP's) thread pools in whatever state they are, and a child then deadlocks in its
+    # first cv2 call when the parent had used cv2 (seen: writing the demo images, then
+    # generating proposals in the same process, hung with idle workers).
     methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context('fork' if 'fork' in methods else None)
+    ctx = multiprocessing.get_context('forkserver' if 'forkserver' in methods else 'spawn')
     lost: List[str] = []
     queue = list(reversed(chunks))
     window = max(2, workers * 4)

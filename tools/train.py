@@ -2,6 +2,7 @@
 import argparse
 import os
 import os.path as osp
+import sys
 
 # before torch loads OpenMP: spinning worker threads slow CPU runs 10-25x on small, busy machines
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
@@ -31,6 +32,7 @@ def parse_args():
 def main():
     args = parse_args()
     import mmsoco  # noqa: F401  (registers SoCo, repairs mmselfsup registries)
+    from mmsoco.engine import setup_cpu_distributed
 
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
@@ -48,8 +50,17 @@ def main():
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
 
+    setup_cpu_distributed(cfg)   # gloo when launched by torchrun on a machine without GPUs
     runner = Runner.from_cfg(cfg)
-    runner.train()
+    try:
+        runner.train()
+    except (FileNotFoundError, ValueError) as e:
+        # SoCoDataset's checks (data root, image folder, proposals file and whether it matches
+        # the images) run when the dataloader is built, before the first iteration; their
+        # messages name the path and the fix, which a traceback would only bury.
+        if 'SoCoDataset' not in str(e):
+            raise
+        sys.exit(f'error: {e}')
 
 
 if __name__ == '__main__':

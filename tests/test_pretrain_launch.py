@@ -1,0 +1,148 @@
+"""Pretraining through the real launchers: every config for one iteration, 2-process gloo DDP,
+and a killed run that resumes on the same lr and momentum schedule."""
+import glob
+import json
+import os
+import os.path as osp
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from soco_test_utils import REPO, plain_bn
+
+PRETRAIN_CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', 'soco', '*.py')))
+TINY = osp.join(REPO, 'tests', 'configs', 'soco_tiny_demo.py')
+
+
+@pytest.fixture(scope='module')
+def demo_data(tmp_path_factory):
+    """A real demo collection (scikit-image photos) with its selective-search proposals."""
+    from data_prep.demo_collection import build_demo_collection
+    from data_prep.generate_proposals import main as generate
+    root = str(tmp_path_factory.mktemp('demo'))
+    build_demo_collection(root, n_images=8)
+    assert generate([osp.join(root, 'train'), '--out', osp.join(root, 'proposals.npz'),
+                     '--workers', '1']) == 0
+    return root
+
+
+def _env():
+    return dict(os.environ, OMP_WAIT_POLICY='PASSIVE', OMP_NUM_THREADS='1',
+                PYTHONPATH=os.pathsep.join([REPO, osp.join(REPO, 'tests'),
+                                            os.environ.get('PYTHONPATH', '')]))
+
+
+@pytest.mark.parametrize('config', PRETRAIN_CONFIGS, ids=osp.basename)
+def test_config_builds_and_runs_one_iteration(config, demo_data, tmp_path):
+    cfg = Config.fromfile(config)
+    cfg.work_dir = str(tmp_path)
+    cfg.model = plain_bn(cfg.model)
+    ds = cfg.train_dataloader.dataset
+    for sub in ds.datasets if ds.type == 'ConcatDataset' else [ds]:   # COCO: train + unlabeled
+        sub.update(data_root=demo_data + '/', proposals_file='proposals.npz', ann_file='',
+                   data_prefix=dict(img_path='train/'), indices=1 if sub is not ds else 2)
+    cfg.train_dataloader.update(batch_size=2, num_workers=0, persistent_workers=False)
+    cfg.train_cfg.max_epochs = 1
+    cfg.default_hooks.logger.interval = 1
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert runner.iter == 1
+    losses = runner.message_hub.log_scalars
+    pairs = [k for k in losses if k.startswith('train/loss_v')]
+    assert pairs, list(losses)
+    for key in pairs + ['train/loss', 'train/momentum', 'train/lr']:
+        value = losses[key].current()
+        assert value == value, key            # logged and not NaN
+    expected = 2 if 'c4' in config else (6 if 'soco-star' in config else 4)
+    assert len(pairs) == expected, pairs
+
+
+def _scalars(work_dir):
+    """Per-iteration lr and momentum from mmengine's json log (vis_data/scalars.json)."""
+    rows = {}
+    for path in glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')):
+        for line in open(path):
+            row = json.loads(line)
+            if 'momentum' in row:
+                rows[row['iter']] = (row['lr'], row['momentum'])
+    return rows
+
+
+def _train_cmd(work_dir, demo_data, *extra):
+    return [sys.executable, osp.join(REPO, 'tools', 'train.py'), TINY, '--work-dir', work_dir,
+            '--cfg-options', f'train_dataloader.dataset.data_root={demo_data}/', *extra]
+
+
+def test_killed_run_resumes_on_the_same_lr_and_momentum_schedule(demo_data, tmp_path):
+    ref = str(tmp_path / 'ref')
+    subprocess.run(_train_cmd(ref, demo_data), check=True, env=_env(), capture_output=True)
+    reference = _scalars(ref)
+    assert sorted(reference) == list(range(1, 9))          # 8 images / batch 2 x 2 epochs
+
+    run = str(tmp_path / 'killed')
+    proc = subprocess.Popen(_train_cmd(run, demo_data), env=_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not osp.exists(osp.join(run, 'epoch_1.pth')) and proc.poll() is None:
+        assert time.time() < deadline, 'no checkpoint after epoch 1'
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not osp.exists(osp.join(run, 'epoch_2.pth')), 'the run finished before the kill'
+
+    subprocess.run(_train_cmd(run, demo_data, '--resume'), check=True, env=_env(),
+                   capture_output=True)
+    resumed = _scalars(run)
+    assert osp.exists(osp.join(run, 'epoch_2.pth'))
+    for it in range(5, 9):                                    # the second epoch, after resume
+        lr, momentum = resumed[it]
+        assert lr == pytest.approx(reference[it][0], rel=1e-6), it
+        assert momentum == pytest.approx(reference[it][1], rel=1e-9), it
+    assert resumed[5][1] > resumed[4][1]                      # momentum keeps rising
+
+
+def test_two_process_gloo_training_agrees_on_weights(demo_data, tmp_path):
+    work = str(tmp_path / 'dist')
+    cmd = ['bash', osp.join(REPO, 'tools', 'dist_train.sh'), TINY, '2', '--work-dir', work,
+           '--cfg-options', f'train_dataloader.dataset.data_root={demo_data}/',
+           'train_cfg.max_epochs=1']
+    env = dict(_env(), PORT=str(29500 + os.getpid() % 1000), PYTHON=sys.executable)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    digests = [open(osp.join(work, f'digest_rank{r}.txt')).read().split() for r in (0, 1)]
+    assert digests[0][1] == digests[1][1] == '2'      # 8 images / (2 ranks x batch 2)
+    assert digests[0][0] == digests[1][0]
+    assert osp.exists(osp.join(work, 'epoch_1.pth'))
+
+
+@pytest.mark.parametrize('override, expected', [
+    ('train_dataloader.dataset.data_root={missing}/', 'does not exist'),
+    ('train_dataloader.dataset.proposals_file={missing}/p.npz', 'not found'),
+])
+def test_bad_data_config_stops_before_training_with_the_path(override, expected, demo_data,
+                                                            tmp_path):
+    missing = str(tmp_path / 'nowhere')
+    cmd = _train_cmd(str(tmp_path / 'w'), demo_data, override.format(missing=missing))
+    proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True)
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith('error: ') and missing in last and expected in last, last
+    assert 'Traceback' not in proc.stderr
+    assert not glob.glob(str(tmp_path / 'w' / '*.pth'))
+
+
+def test_proposals_file_that_matches_no_image_is_refused(demo_data, tmp_path):
+    from data_prep.storage import ProposalStore
+    other = str(tmp_path / 'other.npz')
+    ProposalStore.write(other, [('elsewhere/a.jpg', [[0, 0, 50, 50]], (100, 100))])
+    cmd = _train_cmd(str(tmp_path / 'w'), demo_data,
+                     f'train_dataloader.dataset.proposals_file={other}')
+    proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True)
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert 'covers none' in last and other in last, last
