@@ -183,9 +183,9 @@ def test_det_and_config_must_agree(soco_files):
 
 def test_a_config_whose_layers_differ_from_pretraining_is_refused(soco_files):
     cfg = Config.fromfile(osp.join(TRANSFER_DIR, 'mask-rcnn_r50_fpn_soco-100e_1x_coco.py'))
-    cfg.model.neck.norm_cfg = dict(type='SyncBN')  # SoCo's FPN has no norm: conv biases
+    cfg.model.neck.norm_cfg = None  # SoCo's FPN has BN: a norm-free FPN has no place for it
     with pytest.raises(SoCoCheckpointError, match='does not fit .* not in the detector: '
-                       'neck.lateral_convs.0.conv.bias'):
+                       'neck.lateral_convs.0.bn'):
         convert_soco_checkpoint(soco_files['fpn'], config=cfg)
 
 
@@ -231,7 +231,7 @@ def test_detectron2_pickle_round_trips(soco_files, tmp_path, variant):
             'res2.0.shortcut.weight', 'res2.0.shortcut.norm.bias',
             'res5.0.conv3.norm.weight'} <= names
     if variant == 'fpn':
-        assert {'fpn_lateral2.weight', 'fpn_lateral5.bias', 'fpn_output2.weight',
+        assert {'fpn_lateral2.weight', 'fpn_lateral5.norm.bias', 'fpn_output2.weight',
                 'box_head.conv1.weight', 'box_head.conv4.norm.running_mean',
                 'box_head.fc1.weight'} <= names
     path = str(tmp_path / 'd2.pkl')

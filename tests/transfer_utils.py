@@ -23,6 +23,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 from mmengine.config import Config
+from soco_test_utils import model_cfg
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TRANSFER_DIR = osp.join(REPO, 'configs', 'transfer')
@@ -38,25 +39,9 @@ def transfer_layout(config_name):
 
 # ---------------------------------------------------------------------------------------------
 # SoCo checkpoints
-def _plain_bn(cfg):
-    """SyncBN -> BN (BN1d in the MLPs), so the model runs outside distributed training."""
-    if isinstance(cfg, dict):
-        for key, value in cfg.items():
-            if key == 'norm_cfg' and isinstance(value, dict) and value.get('type') == 'SyncBN':
-                cfg[key] = dict(value, type='BN')
-            else:
-                _plain_bn(value)
-    return cfg
-
-
 def soco_model_cfg(variant):
     """The shipped SoCo model config of a variant, with plain BN."""
-    cfg = Config.fromfile(osp.join(REPO, 'configs', '_base_', 'models',
-                                   f'soco_r50_{variant}.py')).model.to_dict()
-    cfg = _plain_bn(copy.deepcopy(cfg))
-    for key in ('projector', 'predictor'):
-        cfg[key]['norm_cfg'] = dict(type='BN1d')
-    return cfg
+    return model_cfg(variant).to_dict()
 
 
 def real_soco_available():
@@ -93,7 +78,7 @@ def hand_soco_state_dict(variant):
 
     if variant == 'fpn':
         online = dict(backbone=ResNet(depth=50, out_indices=(1, 2, 3, 4)),
-                      neck=FPN([256, 512, 1024, 2048], 256, num_outs=4),
+                      neck=FPN([256, 512, 1024, 2048], 256, num_outs=4, norm_cfg=dict(type='BN')),
                       head=RCNNHead(),
                       projector=ProjectionMLP(1024))
     else:

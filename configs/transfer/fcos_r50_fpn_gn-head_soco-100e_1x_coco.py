@@ -28,4 +28,4 @@ model = dict(
         norm_cfg=norm_cfg,
         norm_eval=False,
         init_cfg=None),  # weights come from load_from: nothing is downloaded
-    neck=dict(start_level=1, norm_cfg=None))  # as pretrained: no norm in SoCo's FPN
+    neck=dict(start_level=1, norm_cfg=norm_cfg))  # as pretrained: SoCo's FPN has BN

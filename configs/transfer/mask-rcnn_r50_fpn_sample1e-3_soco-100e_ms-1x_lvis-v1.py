@@ -16,7 +16,7 @@ model = dict(
         norm_cfg=norm_cfg,
         norm_eval=False,
         init_cfg=None),  # weights come from load_from: nothing is downloaded
-    neck=dict(norm_cfg=None),  # as pretrained: no norm in SoCo's FPN
+    neck=dict(norm_cfg=norm_cfg),  # as pretrained: SoCo's FPN has BN
     roi_head=dict(
         bbox_head=dict(
             type='Shared4Conv1FCBBoxHead',

@@ -22,12 +22,9 @@ model = dict(
         norm_cfg=norm_cfg,
         norm_eval=False,
         init_cfg=None),  # weights come from load_from: nothing is downloaded
-    # The FPN is fine-tuned in the form it was pretrained.  mmsoco's SoCo FPN (configs/_base_/
-    # models/soco_r50_fpn.py) has no norm layers, its convs have biases; SyncBN here would drop
-    # those biases.  (The paper pretrains its FPN with BN and fine-tunes it with SyncBN: if the
-    # pretraining FPN gets a norm layer, set norm_cfg=norm_cfg here; `soco2mmdet.py --config`
-    # and tests/test_transfer_configs.py check that the two agree.)
-    neck=dict(norm_cfg=None),
+    # The FPN is fine-tuned in the form it was pretrained: convs + BN (SyncBN), as in the SoCo
+    # release.  `soco2mmdet.py --config` and tests/test_transfer_configs.py check they agree.
+    neck=dict(norm_cfg=norm_cfg),
     roi_head=dict(
         bbox_head=dict(
             type='Shared4Conv1FCBBoxHead',  # 4conv1fc with BN: SoCo's pretrained R-CNN head
