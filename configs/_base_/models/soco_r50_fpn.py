@@ -17,7 +17,8 @@ model = dict(
         type='mmdet.FPN',
         in_channels=[256, 512, 1024, 2048],
         out_channels=256,
-        num_outs=4),  # P2-P5, no P6
+        num_outs=4,  # P2-P5, no P6
+        norm_cfg=dict(type='SyncBN')),  # as the SoCo release; fine-tuned with SyncBN
     roi_extractor=dict(
         type='ScaleAwareRoIExtractor',
         roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=0, aligned=True),

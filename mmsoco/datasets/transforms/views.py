@@ -96,7 +96,8 @@ class SoCoViews(BaseTransform):
         v1_size (int | tuple): Size of V1. Defaults to 224.
         v2_size (int | tuple): Size of V2. Defaults to 224.
         v2_scale (tuple): Area fraction of V1 covered by V2's crop. Defaults to (0.5, 1.0).
-        v3_size (int | tuple): Size of V3. Defaults to 112.
+        v3_size (int | tuple, optional): Size of V3; ``None`` builds two views (V1, V2), as the
+            C4 variant uses. Defaults to 112.
         v3_mode (str): ``'downsample'`` (V3 is V2 downsampled, the paper) or ``'crop'`` (V3 is an
             independent crop of V1, the original code). Defaults to ``'downsample'``.
         v3_scale (tuple): Area fraction of V3's crop in ``'crop'`` mode. Defaults to (0.5, 1.0).
@@ -121,7 +122,7 @@ class SoCoViews(BaseTransform):
                  v1_size: Size = 224,
                  v2_size: Size = 224,
                  v2_scale: Tuple[float, float] = (0.5, 1.0),
-                 v3_size: Size = 112,
+                 v3_size: Optional[Size] = 112,
                  v3_mode: str = 'downsample',
                  v3_scale: Tuple[float, float] = (0.5, 1.0),
                  v4_size: Optional[Size] = None,
@@ -143,7 +144,9 @@ class SoCoViews(BaseTransform):
         self.v1_size = _as_size(v1_size)
         self.v2_size = _as_size(v2_size)
         self.v2_scale = tuple(v2_scale)
-        self.v3_size = _as_size(v3_size)
+        if v3_size is None and v4_size is not None:
+            raise ValueError('V4 needs V3: set v3_size when v4_size is set')
+        self.v3_size = None if v3_size is None else _as_size(v3_size)
         self.v3_mode = v3_mode
         self.v3_scale = tuple(v3_scale)
         self.v4_size = None if v4_size is None else _as_size(v4_size)
@@ -153,13 +156,14 @@ class SoCoViews(BaseTransform):
         self.min_box_size = min_box_size
         self.max_crop_attempts = max_crop_attempts
         self.interpolation = interpolation
-        self.num_views = 3 if self.v4_size is None else 4
+        self.num_views = 2 + (self.v3_size is not None) + (self.v4_size is not None)
 
         if view_transforms is None:
             view_transforms = [[] for _ in range(self.num_views)]
         if len(view_transforms) != self.num_views:
             raise ValueError(f'view_transforms has {len(view_transforms)} sub-pipelines but '
-                             f'{self.num_views} views are built (V4 is built iff v4_size is set)')
+                             f'{self.num_views} views are built (V3 is built iff v3_size is set, '
+                             'V4 iff v4_size is set)')
         # built here with mmselfsup's registry, so that no default scope is needed
         self.view_pipelines = [
             Compose([TRANSFORMS.build(t) if isinstance(t, dict) else t for t in transforms])
@@ -265,6 +269,8 @@ class SoCoViews(BaseTransform):
         v2_img, m2, keep2 = self._draw_crop(img, boxes, everything, self.v2_scale, self.v2_size)
         views.append(self._view(v2_img, m2, boxes, ids, keep2))
 
+        if self.v3_size is None:
+            return views
         if self.v3_mode == 'downsample':
             m3 = scale_translate(self.v3_size[0] / self.v2_size[0],
                                  self.v3_size[1] / self.v2_size[1]) @ m2
