@@ -10,6 +10,20 @@ from mmselfsup.structures import SelfSupDataSample
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
+def plain_bn(cfg):
+    """SyncBN -> BN (BN1d in the MLPs), in place, so a model runs outside distributed training."""
+    if isinstance(cfg, dict):
+        for key, value in cfg.items():
+            if key == 'norm_cfg' and isinstance(value, dict) and value.get('type') == 'SyncBN':
+                cfg[key] = dict(value, type='BN')
+            else:
+                plain_bn(value)
+        for key in ('projector', 'predictor'):
+            if isinstance(cfg.get(key), dict) and 'norm_cfg' in cfg[key]:
+                cfg[key]['norm_cfg'] = dict(type='BN1d')
+    return cfg
+
+
 def model_cfg(variant='fpn', tiny=False):
     """The shipped model config, with plain BN so it runs outside distributed training.
 
@@ -17,11 +31,7 @@ def model_cfg(variant='fpn', tiny=False):
     structure (FPN P2-P5, scale-aware RoIAlign, 4conv1fc head, projector, predictor) is unchanged.
     """
     cfg = Config.fromfile(osp.join(REPO, f'configs/_base_/models/soco_r50_{variant}.py')).model
-    cfg = copy.deepcopy(cfg)
-    cfg.backbone.norm_cfg = dict(type='BN')
-    for key in ('head', 'projector', 'predictor'):
-        if 'norm_cfg' in cfg[key]:
-            cfg[key].norm_cfg = dict(type='BN1d') if key != 'head' else dict(type='BN')
+    cfg = plain_bn(copy.deepcopy(cfg))
     if tiny:
         assert variant == 'fpn'
         cfg.backbone.depth = 18
