@@ -3,7 +3,7 @@
 # mmcv compiled from source with its ops, and mmsoco installed in development mode.
 #
 # Idempotent: a stamp in .venv records the hash of requirements/pins.txt; when it matches and the
-# stack imports, nothing is installed or rebuilt.  The first run on a fresh machine takes ~25-30
+# stack imports, nothing is installed or rebuilt.  The first run on a fresh machine takes ~15-25
 # minutes, almost all of it compiling mmcv's C++ ops (77 files on 2 cores); pip caches the built
 # wheel, so a rebuilt venv on the same machine takes a few minutes.
 set -uo pipefail
@@ -18,16 +18,17 @@ die() { echo "mmsoco setup: $*" >&2; exit 1; }
 pin() { grep -E "^$1[=<>]" "$PINS" | sed 's/[[:space:]]*#.*//' | head -n1; }
 
 # --- prerequisites, each with one clear line ------------------------------------------------------
-PYTHON="${PYTHON:-}"
-if [ -z "$PYTHON" ]; then
+is_wanted() { [ "$("$1" -c 'import sys;print("%d.%d"%sys.version_info[:2])' 2>/dev/null)" = "$PY_WANTED" ]; }
+if [ -n "${PYTHON:-}" ]; then
+  is_wanted "$PYTHON" || die "PYTHON=$PYTHON is not a Python $PY_WANTED; point PYTHON at python$PY_WANTED."
+else
   for cand in python3.11 python3 python; do
-    if command -v "$cand" >/dev/null 2>&1 && \
-       [ "$("$cand" -c 'import sys;print("%d.%d"%sys.version_info[:2])' 2>/dev/null)" = "$PY_WANTED" ]; then
+    if command -v "$cand" >/dev/null 2>&1 && is_wanted "$cand"; then
       PYTHON="$(command -v "$cand")"; break
     fi
   done
 fi
-[ -n "$PYTHON" ] || die "Python $PY_WANTED not found. Install it (e.g. 'apt install python3.11 python3.11-venv' or 'pyenv install 3.11') or set PYTHON=/path/to/python3.11."
+[ -n "${PYTHON:-}" ] || die "Python $PY_WANTED not found. Install it (e.g. 'apt install python3.11 python3.11-venv' or 'pyenv install 3.11') or set PYTHON=/path/to/python3.11."
 command -v g++ >/dev/null 2>&1 || die "no C++ compiler (g++) found; mmcv's ops are compiled from source. Install it with 'apt install g++' (or 'build-essential')."
 
 stamp_want="$(sha256sum "$PINS" | cut -c1-16)"
@@ -37,7 +38,7 @@ if [ -f "$VENV/.mmsoco-stamp" ] && [ "$(cat "$VENV/.mmsoco-stamp")" = "$stamp_wa
 fi
 
 echo "mmsoco setup: installing into $VENV (log: $LOG)"
-echo "mmsoco setup: first install on a fresh machine takes ~25-30 min (mmcv ops compile from source)."
+echo "mmsoco setup: first install on a fresh machine takes ~15-25 min (mmcv ops compile from source)."
 : > "$LOG"
 step() {  # step "what" cmd...: run quietly into the log, one clear line on failure
   local what="$1"; shift
