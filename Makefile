@@ -15,4 +15,5 @@ test: venv
 	@$(PY) -m pytest -q tests
 
 lint: venv
-	@$(PY) -m flake8 mmsoco data_prep tools tests configs
+	@$(PY) -m flake8 --version >/dev/null 2>&1 || $(PY) -m pip install -q "$$(grep -E '^flake8==' requirements/pins.txt | cut -d' ' -f1)"
+	@$(PY) -m flake8 mmsoco data_prep tools tests

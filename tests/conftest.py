@@ -9,7 +9,7 @@ os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 import pytest  # noqa: E402
 from mmengine.registry import DefaultScope  # noqa: E402
 
-import mmsoco  # noqa: F401  (registers mmsoco's modules)
+import mmsoco  # noqa: F401,E402  (registers mmsoco's modules)
 
 
 @pytest.fixture(autouse=True, scope='session')

@@ -1,4 +1,4 @@
-"""Test helper loaded by tests/configs/soco_tiny_demo.py: each rank writes a digest of its weights."""
+"""Test helper loaded by tests/configs/soco_tiny_demo.py: each rank writes a weights digest."""
 import hashlib
 import os.path as osp
 

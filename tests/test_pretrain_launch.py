@@ -125,7 +125,7 @@ def test_two_process_gloo_training_agrees_on_weights(demo_data, tmp_path):
     ('train_dataloader.dataset.proposals_file={missing}/p.npz', 'not found'),
 ])
 def test_bad_data_config_stops_before_training_with_the_path(override, expected, demo_data,
-                                                            tmp_path):
+                                                             tmp_path):
     missing = str(tmp_path / 'nowhere')
     cmd = _train_cmd(str(tmp_path / 'w'), demo_data, override.format(missing=missing))
     proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True)

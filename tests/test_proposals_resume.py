@@ -1,6 +1,5 @@
 """Resuming: a killed run keeps its finished shards, a half-written shard is redone, and an image
 that kills its worker process is isolated and reported instead of stopping the run."""
-import multiprocessing
 import os
 import os.path as osp
 import signal

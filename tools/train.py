@@ -7,8 +7,8 @@ import sys
 # before torch loads OpenMP: spinning worker threads slow CPU runs 10-25x on small, busy machines
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 
-from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
 
 
 def parse_args():

@@ -68,12 +68,16 @@ class SoCo(BaseModel):
         self.view_pairs = [tuple(p) for p in view_pairs]
         self.roi_pooling = roi_pooling
 
-        online = dict(backbone=self.backbone, head=self.head, projector=self.projector)
-        if self.with_neck:
-            online['neck'] = self.neck
         self.target_net = MODELS.build(
-            dict(type='CosineMomentumEMA', model=nn.ModuleDict(online),
+            dict(type='CosineMomentumEMA', model=nn.ModuleDict(self._online_network()),
                  momentum=base_momentum, end_momentum=end_momentum))
+
+    def _online_network(self) -> Dict[str, nn.Module]:
+        """The modules the target network averages: all of the online network but the predictor."""
+        net = dict(backbone=self.backbone, head=self.head, projector=self.projector)
+        if self.with_neck:
+            net['neck'] = self.neck
+        return net
 
     # ------------------------------------------------------------------ features
     def extract_feat(self, inputs: List[torch.Tensor], **kwargs) -> Tuple[torch.Tensor]:
@@ -187,9 +191,7 @@ class SoCo(BaseModel):
             raise ValueError(f'view_pairs use view {used[-1] + 1} but only {len(inputs)} views '
                              'came from the pipeline')
 
-        online_net = dict(backbone=self.backbone, head=self.head, projector=self.projector)
-        if self.with_neck:
-            online_net['neck'] = self.neck
+        online_net = self._online_network()
         online = {v: self.predictor(self._box_embeddings(online_net, inputs[v], rois[v]))
                   for v in used}                                              # (N*K) x C
         with torch.no_grad():

@@ -83,6 +83,6 @@ class CosineMomentumEMA(BaseAveragedModel):
         else:
             m = self.momentum_at(step)
             torch._foreach_mul_(target, m)                          # xi <- m * xi
-            torch._foreach_add_(target, online, alpha=1. - m)       #     + (1 - m) * theta
+            torch._foreach_add_(target, online, alpha=1. - m)       # ... + (1 - m) * theta
         self.steps += 1
         return m
