@@ -26,7 +26,7 @@ def test_registered_under_mmselfsup_scope():
     init_default_scope('mmselfsup')
     for name in ('SelectProposals', 'BoxJitter', 'SoCoViews', 'BoxAwareRandomFlip',
                  'FastColorJitter', 'FastGrayscale', 'FastGaussianBlur', 'FastSolarize',
-                 'BoxCutout', 'PackSoCoInputs', 'LoadImageFromFile'):
+                 'BoxCutout', 'PackSoCoInputs', 'LoadImageFromFile', 'LoadImageOrSkip'):
         assert TRANSFORMS.build(dict(type=name)) is not None, name
 
 

@@ -144,3 +144,20 @@ def test_coco_train_plus_unlabeled_as_concat(tmp_path):
     assert len(dataset) == 3
     assert dataset.get_data_info(2)['img_path'].endswith('unlabeled2017/c.jpg')
     assert len(dataset.get_data_info(2)['proposals']) == 2
+
+
+def test_an_unreadable_image_is_a_logged_counted_skip(tmp_path):
+    from mmsoco.datasets import soco_train_pipeline
+    items = write_collection(tmp_path / 'train', IMAGENET_STYLE, size=(96, 80))
+    ProposalStore.write(str(tmp_path / 'proposals.npz'), items)
+    with open(tmp_path / 'train' / 'n01' / 'b.JPEG', 'wb') as f:
+        f.write(b'\xff\xd8\xff\xe0 not really a jpeg')           # corrupt after proposals
+    init_default_scope('mmselfsup')
+    dataset = SoCoDataset(data_root=str(tmp_path), proposals_file='proposals.npz',
+                          pipeline=soco_train_pipeline())
+    loader = dataset.pipeline.transforms[0]
+    assert type(loader).__name__ == 'LoadImageOrSkip'
+    sample = dataset[1]                                          # b.JPEG: another sample instead
+    assert loader.fallbacks['unreadable'] >= 1
+    assert not sample['data_samples'].img_path.endswith('b.JPEG')
+    assert sample['inputs'][0].shape == (3, 224, 224)

@@ -5,7 +5,7 @@ view_pipeline1 = {{_base_.view_pipeline1}}
 view_pipeline2 = {{_base_.view_pipeline2}}
 train_dataloader = dict(
     dataset=dict(pipeline=[
-        dict(type='LoadImageFromFile'),
+        dict(type='LoadImageOrSkip'),
         dict(type='SelectProposals', num_proposals=4),
         dict(type='SoCoViews',
              v1_size=224,

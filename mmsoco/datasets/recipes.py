@@ -62,7 +62,7 @@ def soco_train_pipeline(num_views: int = 3,
         views.update(v4_size=192, v4_scale=(0.5, 1.0))
     views.update(copy.deepcopy(view_kwargs))
     return [
-        dict(type='LoadImageFromFile'),
+        dict(type='LoadImageOrSkip'),
         dict(type='SelectProposals', num_proposals=num_proposals),
         views,
         dict(type='PackSoCoInputs'),

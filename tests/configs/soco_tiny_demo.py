@@ -11,7 +11,7 @@ train_dataloader = dict(
     batch_size=2,
     num_workers=0,
     dataset=dict(pipeline=[
-        dict(type='LoadImageFromFile'),
+        dict(type='LoadImageOrSkip'),
         dict(type='SelectProposals', num_proposals=4),
         dict(type='SoCoViews', v1_size=96, v2_size=96, v3_size=48,
              view_transforms=[view_pipeline1, view_pipeline2, view_pipeline2]),

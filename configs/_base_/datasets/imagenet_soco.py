@@ -21,7 +21,7 @@ view_pipeline2 = [
     dict(type='FastSolarize', threshold=128, prob=0.2),
 ]
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageOrSkip'),
     dict(type='SelectProposals', num_proposals=4),
     dict(type='SoCoViews',
          v1_size=224,

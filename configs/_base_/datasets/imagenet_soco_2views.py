@@ -4,7 +4,7 @@ _base_ = './imagenet_soco.py'
 view_pipeline1 = {{_base_.view_pipeline1}}
 view_pipeline2 = {{_base_.view_pipeline2}}
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageOrSkip'),
     dict(type='SelectProposals', num_proposals=4),
     dict(type='SoCoViews', v1_size=224, v2_size=224, v2_scale=(0.5, 1.0), v3_size=None,
          view_transforms=[view_pipeline1, view_pipeline2]),

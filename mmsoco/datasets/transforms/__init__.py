@@ -1,11 +1,12 @@
 from .formatting import PackSoCoInputs
 from .geometric import BoxAwareRandomFlip
+from .loading import LoadImageOrSkip
 from .photometric import BoxCutout, FastColorJitter, FastGaussianBlur, FastGrayscale, FastSolarize
 from .proposals import WHOLE_IMAGE_ID, BoxJitter, SelectProposals
 from .views import SoCoViews
 
 __all__ = [
-    'SelectProposals', 'BoxJitter', 'SoCoViews', 'BoxAwareRandomFlip', 'FastColorJitter',
-    'FastGrayscale', 'FastGaussianBlur', 'FastSolarize', 'BoxCutout', 'PackSoCoInputs',
-    'WHOLE_IMAGE_ID'
+    'LoadImageOrSkip', 'SelectProposals', 'BoxJitter', 'SoCoViews', 'BoxAwareRandomFlip',
+    'FastColorJitter', 'FastGrayscale', 'FastGaussianBlur', 'FastSolarize', 'BoxCutout',
+    'PackSoCoInputs', 'WHOLE_IMAGE_ID'
 ]
