@@ -13,7 +13,7 @@ import pytest
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from soco_test_utils import REPO, plain_bn
+from mmsoco.testing import REPO, plain_bn
 
 PRETRAIN_CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', 'soco', '*.py')))
 TINY = osp.join(REPO, 'tests', 'configs', 'soco_tiny_demo.py')

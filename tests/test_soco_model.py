@@ -7,7 +7,7 @@ from mmengine.logging import MessageHub
 import mmsoco  # noqa: F401
 from mmsoco.models.algorithms import SoCo
 from mmsoco.registry import MODELS
-from soco_test_utils import make_sample, model_cfg, random_batch
+from mmsoco.testing import make_sample, model_cfg, random_batch
 
 
 def build(cfg):
@@ -116,15 +116,24 @@ def test_momentum_schedule_continues_from_a_loaded_state_dict():
 
 def test_single_level_pooling_matches_all_levels_strategy():
     model = build(model_cfg('fpn', tiny=True)).eval()     # eval: BN statistics are fixed
-    inputs, samples = random_batch(n=2, sizes=(96, 96, 48))
+    inputs, _ = random_batch(n=2, sizes=(224, 224, 112))
+    big = [[10, 10, 40, 40], [0, 50, 70, 120], [60, 20, 210, 170], [5, 5, 220, 215]]
+    views = [big, [[c + 4 for c in b] for b in big[::-1]], [[c / 2 for c in b] for b in big]]
+    samples = [make_sample(views), make_sample(views[::-1][:1] + views[1:])]
     rois, _ = SoCo.pack_rois(samples, 3)
+    assert sorted(set(model.roi_extractor.map_roi_levels(rois[0], 4).tolist())) == [0, 1, 2, 3]
     net = dict(backbone=model.backbone, neck=model.neck, head=model.head,
                projector=model.projector)
     with torch.no_grad():
-        single = model._box_embeddings(net, inputs[0], rois[0])
+        single = model._box_embeddings(net, inputs[0], rois[0], model.predictor)
+        single_loss = model.loss(inputs, samples)
         model.roi_pooling = 'all'
-        every = model._box_embeddings(net, inputs[0], rois[0])
+        every = model._box_embeddings(net, inputs[0], rois[0], model.predictor)
+        every_loss = model.loss(inputs, samples)
     torch.testing.assert_close(single, every, rtol=1e-4, atol=1e-5)
+    for key in single_loss:
+        if key.startswith('loss'):
+            torch.testing.assert_close(single_loss[key], every_loss[key], rtol=1e-4, atol=1e-5)
 
 
 def test_padded_boxes_do_not_change_the_loss():

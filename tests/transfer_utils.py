@@ -23,7 +23,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 from mmengine.config import Config
-from soco_test_utils import model_cfg
+from mmsoco.testing import model_cfg
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TRANSFER_DIR = osp.join(REPO, 'configs', 'transfer')

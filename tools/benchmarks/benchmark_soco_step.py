@@ -1,7 +1,19 @@
 """Training-step time and peak memory of SoCo: single-level RoI pooling vs all levels.
 
-Each setting runs in its own subprocess so that peak resident memory (CPU) or peak allocated
-memory (GPU) belongs to that setting alone.  Prints one table row per (batch, pooling).
+``single`` pools each box once, from the FPN level of its size; ``all`` is the original code's
+strategy: every box is pooled on all four levels and goes through head, projector and predictor
+four times, and the loss keeps the assigned level (see ``SoCo(roi_pooling=...)``).
+
+Batches come from the real data path by default (``--boxes pipeline``): the demo collection
+(scikit-image photos), its selective-search proposals with the paper's filter, and the SoCo
+training pipeline (K=4 proposals, V1/V2/V3 at 224/224/112 with their crops, flips and jitter),
+then the model's data preprocessor.  ``--boxes random`` uses random boxes with sides of 10-50%
+of the view instead (mostly P2/P3: smaller than the proposals SoCo trains on).
+
+Every step takes the next of ``steps + warmup`` different batches, the same ones for both
+strategies.  Each setting runs in its own subprocess, so that peak resident memory (CPU) or peak
+allocated memory (GPU) belongs to that setting alone.  Prints the level histogram of the boxes,
+then one row per (batch, pooling).
 
     .venv/bin/python tools/benchmarks/benchmark_soco_step.py                 # CPU, batch 2 and 8
     .venv/bin/python tools/benchmarks/benchmark_soco_step.py --device cuda   # on a GPU
@@ -13,35 +25,101 @@ import os.path as osp
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, REPO)
 
 
-def run_one(batch, pooling, device, steps, warmup, variant):
-    import torch
-    from mmengine.logging import MessageHub
-
-    sys.path.insert(0, osp.join(REPO, 'tests'))
+def build_model(pooling='single'):
+    """The shipped R50-FPN model with plain BN (one process)."""
     import mmsoco  # noqa: F401
+    from mmengine.logging import MessageHub
     from mmengine.registry import DefaultScope
     from mmsoco.registry import MODELS
-    from soco_test_utils import model_cfg, random_batch
+    from mmsoco.testing import model_cfg
 
-    torch.manual_seed(0)
-    DefaultScope.get_instance('benchmark', scope_name='mmselfsup')
+    if not DefaultScope.check_instance_created('benchmark'):
+        DefaultScope.get_instance('benchmark', scope_name='mmselfsup')
     MessageHub.get_current_instance().update_info('max_iters', 1000)
-    cfg = model_cfg(variant)
+    cfg = model_cfg('fpn')
     cfg.roi_pooling = pooling
-    model = MODELS.build(cfg).to(device)
+    return MODELS.build(cfg)
+
+
+def pipeline_batches(batch: int, count: int, work: str, seed: int = 0):
+    """``count`` batches of ``batch`` samples from the real SoCo data path, as the model gets them.
+
+    Returns:
+        list[tuple]: per batch, the views (3 tensors of shape (N, 3, S, S)) and data samples.
+    """
+    import random
+
+    import numpy as np
+    import torch
+    from mmengine.dataset import default_collate
+
+    from data_prep.demo_collection import build_demo_collection
+    from data_prep.generate_proposals import main as generate_proposals
+    from mmsoco.datasets import SoCoDataset
+    from mmsoco.datasets.recipes import soco_train_pipeline
+
+    model = build_model()          # also sets the mmselfsup default scope for the dataset
+    proposals = osp.join(work, 'proposals.npz')
+    if not osp.exists(proposals):
+        build_demo_collection(work, n_images=22)
+        if generate_proposals([osp.join(work, 'train'), '--out', proposals, '--workers', '1',
+                               '--no-progress']) != 0:
+            sys.exit('benchmark: proposal generation failed')
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    dataset = SoCoDataset(data_root=work, proposals_file='proposals.npz',
+                          pipeline=soco_train_pipeline(num_views=3))
+    batches = []
+    for b in range(count):
+        data = default_collate([dataset[(b * batch + i) % len(dataset)] for i in range(batch)])
+        batches.append(model.data_preprocessor(data, training=True))   # (inputs, samples)
+    return batches
+
+
+def random_batches(batch: int, count: int):
+    from mmsoco.testing import random_batch
+    return [random_batch(n=batch, sizes=(224, 224, 112), k=4, seed=b) for b in range(count)]
+
+
+def level_histogram(batches) -> str:
+    """Share of boxes per FPN level (paper ranges), per view, over all the batches."""
+    import torch
+
+    from mmsoco.models.algorithms.soco import SoCo
+    ext = build_model().roi_extractor
+    samples = [s for _, batch_samples in batches for s in batch_samples]
+    rois, _ = SoCo.pack_rois(samples, len(samples[0].view_bboxes))
+    lines = []
+    for v, r in enumerate(rois):
+        counts = torch.bincount(ext.map_roi_levels(r, 4), minlength=4).tolist()
+        share = ' '.join(f'P{i + 2} {c / len(r):4.0%}' for i, c in enumerate(counts))
+        lines.append(f'  V{v + 1}: {share}')
+    return '\n'.join(lines)
+
+
+def run_one(batch_file, pooling, device, steps, warmup):
+    import torch
+    torch.manual_seed(0)
+    batches = torch.load(batch_file, weights_only=False)
+    model = build_model(pooling).to(device)
     model.init_weights()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    sizes = (224, 224, 112) if variant == 'fpn' else (224, 224)
-    inputs, samples = random_batch(n=batch, sizes=sizes, k=4)
-    inputs = [x.to(device) for x in inputs]
-    samples = [s.to(device) for s in samples]
+    batches = [([x.to(device) for x in inputs], [s.to(device) for s in samples])
+               for inputs, samples in batches]
+    num_steps = 0
 
     def step():
+        nonlocal num_steps
+        inputs, samples = batches[num_steps % len(batches)]   # a new batch every step
+        num_steps += 1
         losses = model.loss(inputs, samples)
         loss = sum(v for k, v in losses.items() if 'loss' in k)
         opt.zero_grad(set_to_none=True)
@@ -63,7 +141,7 @@ def run_one(batch, pooling, device, steps, warmup, variant):
         peak = torch.cuda.max_memory_allocated() / 2**20
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB
-    return dict(batch=batch, pooling=pooling, step_s=dt, peak_mib=peak,
+    return dict(batch=len(batches[0][1]), pooling=pooling, step_s=dt, peak_mib=peak,
                 threads=torch.get_num_threads())
 
 
@@ -73,33 +151,49 @@ def main():
     parser.add_argument('--batches', type=int, nargs='+', default=[2, 8])
     parser.add_argument('--steps', type=int, default=5)
     parser.add_argument('--warmup', type=int, default=2)
-    parser.add_argument('--variant', default='fpn', choices=['fpn'])
-    parser.add_argument('--one', help=argparse.SUPPRESS)
+    parser.add_argument('--boxes', default='pipeline', choices=['pipeline', 'random'],
+                        help='batches from the real data path (default) or random boxes')
+    parser.add_argument('--work-dir', help='where the demo collection and its proposals go '
+                        '(default: a temporary folder)')
+    parser.add_argument('--one', nargs=2, metavar=('BATCH_FILE', 'POOLING'),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')   # for the measuring subprocesses
     if args.one:
-        batch, pooling = args.one.split(',')
-        print(json.dumps(run_one(int(batch), pooling, args.device, args.steps, args.warmup,
-                                 args.variant)))
+        print(json.dumps(run_one(*args.one, args.device, args.steps, args.warmup)))
         return
-    print(f'SoCo R50-FPN training step, 3 views (224, 224, 112), K=4 boxes/image, '
-          f'device={args.device}, {args.steps} timed steps after {args.warmup} warm-up')
-    print(f"{'batch':>5} {'pooling':>8} {'s/step':>8} {'s/img':>7} {'peak MiB':>9} "
-          f"{'MiB/img':>8} {'speed-up':>8}")
-    for batch in args.batches:
-        rows = {}
-        for pooling in ('all', 'single'):
-            proc = subprocess.run(
-                [sys.executable, __file__, '--one', f'{batch},{pooling}', '--device',
-                 args.device, '--steps', str(args.steps), '--warmup', str(args.warmup)],
-                capture_output=True, text=True)
-            if proc.returncode:
-                sys.exit(f'batch {batch}, pooling {pooling} failed:\n{proc.stderr[-3000:]}')
-            rows[pooling] = r = json.loads(proc.stdout.strip().splitlines()[-1])
-            speed = rows['all']['step_s'] / r['step_s']
-            print(f"{batch:>5} {pooling:>8} {r['step_s']:>8.3f} {r['step_s'] / batch:>7.3f} "
-                  f"{r['peak_mib']:>9.0f} {r['peak_mib'] / batch:>8.0f} {speed:>7.2f}x",
-                  flush=True)
+    import torch
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = args.work_dir or tmp
+        print(f'SoCo R50-FPN training step, 3 views (224, 224, 112), K=4 boxes/image, '
+              f'{args.boxes} boxes, device={args.device}, {args.steps} timed steps after '
+              f'{args.warmup} warm-up')
+        files = {}
+        for batch in args.batches:
+            count = args.steps + args.warmup
+            batches = (pipeline_batches(batch, count, work) if args.boxes == 'pipeline'
+                       else random_batches(batch, count))
+            files[batch] = osp.join(tmp, f'batch_{batch}.pt')
+            torch.save(batches, files[batch])
+            print(f'boxes per level, batch {batch} ({count} batches):\n'
+                  f'{level_histogram(batches)}')
+        print(f"{'batch':>5} {'pooling':>8} {'s/step':>8} {'s/img':>7} {'peak MiB':>9} "
+              f"{'MiB/img':>8} {'speed-up':>8}")
+        for batch in args.batches:
+            rows = {}
+            for pooling in ('all', 'single'):
+                proc = subprocess.run(
+                    [sys.executable, __file__, '--one', files[batch], pooling, '--device',
+                     args.device, '--steps', str(args.steps), '--warmup', str(args.warmup)],
+                    capture_output=True, text=True)
+                if proc.returncode:
+                    sys.exit(f'batch {batch}, pooling {pooling} failed:\n{proc.stderr[-3000:]}')
+                rows[pooling] = r = json.loads(proc.stdout.strip().splitlines()[-1])
+                speed = rows['all']['step_s'] / r['step_s']
+                print(f"{batch:>5} {pooling:>8} {r['step_s']:>8.3f} {r['step_s'] / batch:>7.3f} "
+                      f"{r['peak_mib']:>9.0f} {r['peak_mib'] / batch:>8.0f} {speed:>7.2f}x",
+                      flush=True)
 
 
 if __name__ == '__main__':

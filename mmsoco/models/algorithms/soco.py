@@ -39,8 +39,9 @@ class SoCo(BaseModel):
         base_momentum (float): Target momentum at the start. Defaults to 0.99.
         end_momentum (float): Target momentum at the end. Defaults to 1.
         roi_pooling (str): ``'single'`` pools each box from its assigned level (default);
-            ``'all'`` pools every box on every level, runs the head on all of them and keeps the
-            assigned level's embedding, as the original code did (for benchmarks).
+            ``'all'`` pools every box on every level, runs head, projector and predictor on all
+            of them and keeps the assigned level's output, as the original code did (it pooled
+            all levels and masked the loss); for benchmarks.
         data_preprocessor (dict, optional): Defaults to ``SelfSupDataPreprocessor``.
         init_cfg (dict or list[dict], optional): Initialization config.
     """
@@ -99,27 +100,37 @@ class SoCo(BaseModel):
         return tuple(neck(x)) if neck is not None else tuple(x)
 
     def _box_embeddings(self, net: Dict[str, nn.Module], img: torch.Tensor,
-                        rois: torch.Tensor) -> torch.Tensor:
-        """Project every box of one view through ``net``.
+                        rois: torch.Tensor,
+                        predictor: Optional[nn.Module] = None) -> torch.Tensor:
+        """Embed every box of one view through ``net`` (and ``predictor``, online only).
+
+        With ``roi_pooling='all'`` every box goes through head, projector and predictor once per
+        level, and only its assigned level's output is kept: the original code's strategy of
+        pooling all levels and masking the loss, at ``num_levels`` times the box work.
 
         Args:
             net (dict[str, nn.Module]): ``backbone``, ``head``, ``projector`` and maybe ``neck``.
             img (Tensor): One view, shape (N, 3, H, W).
             rois (Tensor): shape (N*K, 5), first column is the batch index, boxes in view pixels.
+            predictor (nn.Module, optional): Applied after the projector. Defaults to None.
 
         Returns:
             Tensor: shape (N*K, C_proj).
         """
         feats = self._feature_maps(net['backbone'], net['neck'] if 'neck' in net else None, img)
-        if self.roi_pooling == 'all' and len(feats) > 1:
-            n = rois.size(0)
+        all_levels = self.roi_pooling == 'all' and len(feats) > 1
+        if all_levels:
             pooled = self.roi_extractor.pool_all_levels(feats, rois)       # (L*n) x C x 7 x 7
-            emb = self._pool_head(net['head'](pooled)).view(len(feats), n, -1)   # L x n x D
-            levels = self.roi_extractor.map_roi_levels(rois, len(feats))  # n
-            emb = emb[levels, torch.arange(n, device=emb.device)]          # n x D
         else:
-            emb = self._pool_head(net['head'](self.roi_extractor(feats, rois)))  # n x D
-        return net['projector'](emb)                                        # n x C_proj
+            pooled = self.roi_extractor(feats, rois)                       # n x C x 7 x 7
+        emb = net['projector'](self._pool_head(net['head'](pooled)))       # n (or L*n) x C_proj
+        if predictor is not None:
+            emb = predictor(emb)
+        if all_levels:
+            n = rois.size(0)
+            levels = self.roi_extractor.map_roi_levels(rois, len(feats))  # n
+            emb = emb.view(len(feats), n, -1)[levels, torch.arange(n, device=emb.device)]
+        return emb
 
     @staticmethod
     def _pool_head(x: torch.Tensor) -> torch.Tensor:
@@ -192,7 +203,7 @@ class SoCo(BaseModel):
                              'came from the pipeline')
 
         online_net = self._online_network()
-        online = {v: self.predictor(self._box_embeddings(online_net, inputs[v], rois[v]))
+        online = {v: self._box_embeddings(online_net, inputs[v], rois[v], self.predictor)
                   for v in used}                                              # (N*K) x C
         with torch.no_grad():
             momentum = self.target_net.update_parameters(nn.ModuleDict(online_net))

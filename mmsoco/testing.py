@@ -1,4 +1,4 @@
-"""Shared helpers for the model tests: configs and hand-made batches (no data pipeline)."""
+"""Model configs and hand-made batches (no data pipeline), for tests and benchmarks."""
 import copy
 import os.path as osp
 
@@ -7,7 +7,7 @@ import torch
 from mmengine.config import Config
 from mmselfsup.structures import SelfSupDataSample
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))   # configs/ lives beside mmsoco/
 
 
 def plain_bn(cfg):
