@@ -4,6 +4,8 @@ import glob
 import json
 import os
 import os.path as osp
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -106,6 +108,37 @@ def test_killed_run_resumes_on_the_same_lr_and_momentum_schedule(demo_data, tmp_
     assert resumed[5][1] > resumed[4][1]                      # momentum keeps rising
 
 
+def _fallback_lines(work_dir):
+    """The DataFallbackHook lines of a run's log: (epoch, samples, {kind: count})."""
+    found = []
+    for path in glob.glob(osp.join(work_dir, '*', '*.log')):
+        for m in re.finditer(r'SoCo data fallbacks, epoch (\d+) \(all workers and ranks, '
+                             r'(\d+) samples\): (.*)', open(path).read()):
+            counts = {} if m.group(3) == 'none' else {
+                k: int(v) for k, v in (kv.split('=') for kv in m.group(3).split(', '))}
+            found.append((int(m.group(1)), int(m.group(2)), counts))
+    return found
+
+
+def test_unreadable_images_are_summed_over_dataloader_workers(demo_data, tmp_path):
+    data = str(tmp_path / 'data')
+    shutil.copytree(demo_data, data)
+    images = sorted(glob.glob(osp.join(data, 'train', '*', '*.jpg')))
+    for path in images[:2]:                                   # two files broken after the search
+        with open(path, 'wb') as f:
+            f.write(b'not an image')
+    work = str(tmp_path / 'w')
+    cmd = _train_cmd(work, data, 'train_cfg.max_epochs=1', 'train_dataloader.num_workers=2',
+                     'train_dataloader.persistent_workers=False')
+    proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    [(epoch, samples, counts)] = _fallback_lines(work)
+    assert (epoch, samples) == (1, 8)                        # 8 images / batch 2 x 4 iterations
+    # each skip is logged by the worker that took it; a redrawn sample may be broken too
+    skips = (proc.stdout + proc.stderr).count('LoadImageOrSkip: skipped unreadable image')
+    assert skips >= 2 and counts.get('unreadable') == skips, (counts, skips)
+
+
 def test_two_process_gloo_training_agrees_on_weights(demo_data, tmp_path):
     work = str(tmp_path / 'dist')
     cmd = ['bash', osp.join(REPO, 'tools', 'dist_train.sh'), TINY, '2', '--work-dir', work,
@@ -118,6 +151,8 @@ def test_two_process_gloo_training_agrees_on_weights(demo_data, tmp_path):
     assert digests[0][1] == digests[1][1] == '2'      # 8 images / (2 ranks x batch 2)
     assert digests[0][0] == digests[1][0]
     assert osp.exists(osp.join(work, 'epoch_1.pth'))
+    [(epoch, samples, _)] = _fallback_lines(work)            # rank 0's log, both ranks summed
+    assert (epoch, samples) == (1, 8)
 
 
 @pytest.mark.parametrize('override, expected', [

@@ -2,6 +2,8 @@
 
 A fallback is a sample the recipe cannot build as written (an image without proposals, a crop that
 keeps no proposal, boxes shrunk below a pixel).  Each is handled, counted and logged, never silent.
+Counts also travel with the samples (``results['fallbacks']``, packed into the data sample's
+metainfo), so that :class:`DataFallbackHook` can sum them over dataloader workers and ranks.
 """
 import logging
 import os
@@ -17,7 +19,9 @@ class FallbackCounter:
     The first occurrence of each kind is logged as a warning with its explanation; after that a
     one-line summary is logged every ``log_interval`` samples while any count is non-zero.
     Dataloader workers each keep their own counter (they are separate processes), so every worker
-    logs its own totals, tagged with its process id.
+    logs its own totals, tagged with its process id.  Fallbacks not yet handed to a sample are
+    ``pending``: :meth:`attach` adds them to the next sample the transform returns, from where
+    :class:`mmsoco.engine.DataFallbackHook` sums them over workers and ranks.
 
     Args:
         owner (str): Name of the transform, used in the log lines.
@@ -29,6 +33,7 @@ class FallbackCounter:
         self.owner = owner
         self.kinds = OrderedDict(kinds)
         self.counts = OrderedDict((name, 0) for name in kinds)
+        self.pending: Dict[str, int] = {}
         self.num_samples = 0
         self.log_interval = log_interval
 
@@ -44,6 +49,20 @@ class FallbackCounter:
                       f'summaries every {self.log_interval} samples.', logger='current',
                       level=logging.WARNING)
         self.counts[name] += n
+        self.pending[name] = self.pending.get(name, 0) + n
+
+    def attach(self, results: dict) -> dict:
+        """Move the pending counts into ``results['fallbacks']`` (a dict kind -> count).
+
+        A transform calls this on every sample it returns; a skipped sample (``None``) keeps its
+        counts pending for the next one.
+        """
+        if self.pending:
+            carried = results.setdefault('fallbacks', {})
+            for name, n in self.pending.items():
+                carried[name] = carried.get(name, 0) + n
+            self.pending = {}
+        return results
 
     def step(self) -> None:
         """Mark one sample done; logs the summary every ``log_interval`` samples."""
@@ -63,6 +82,7 @@ class FallbackCounter:
     def reset(self, names: Iterable[str] = ()) -> None:
         for name in (names or list(self.counts)):
             self.counts[name] = 0
+            self.pending.pop(name, None)
         self.num_samples = 0
 
     def __repr__(self) -> str:

@@ -31,11 +31,13 @@ class PackSoCoInputs(BaseTransform):
 
     Args:
         meta_keys (sequence[str]): Keys copied into the data sample's metainfo when present.
-            Defaults to ``('img_path', 'ori_shape', 'view_shapes', 'view_flips')``.
+            ``fallbacks`` (kind -> count, see :class:`FallbackCounter`) is present only on
+            samples that carry fallbacks. Defaults to ``('img_path', 'ori_shape',
+            'view_shapes', 'view_flips', 'fallbacks')``.
     """
 
     def __init__(self, meta_keys: Sequence[str] = ('img_path', 'ori_shape', 'view_shapes',
-                                                   'view_flips')) -> None:
+                                                   'view_flips', 'fallbacks')) -> None:
         self.meta_keys = tuple(meta_keys)
 
     def transform(self, results: dict) -> dict:

@@ -33,9 +33,10 @@ class LoadImageOrSkip(LoadImageFromFile):
     def transform(self, results: dict) -> Optional[dict]:
         self.fallbacks.step()
         try:
-            return super().transform(results)
+            results = super().transform(results)
         except Exception as e:  # mmcv raises OSError, AssertionError, cv2.error, ...
             self.fallbacks.add('unreadable')
             print_log(f"LoadImageOrSkip: skipped unreadable image '{results.get('img_path')}' "
                       f'({type(e).__name__}: {e})', logger='current', level=logging.WARNING)
-            return None
+            return None   # the count stays pending and travels with this worker's next sample
+        return self.fallbacks.attach(results) if results is not None else None

@@ -69,6 +69,7 @@ class SelectProposals(BaseTransform):
             order = np.random.permutation(len(boxes))
             boxes, ids = boxes[order], ids[order]
         self.fallbacks.step()
+        self.fallbacks.attach(results)
 
         results['proposals'] = boxes
         results['proposal_ids'] = ids

@@ -333,6 +333,7 @@ class SoCoViews(BaseTransform):
         whole_image = np.array([[0, 0, width, height]], np.float32)
         view_bboxes, view_ids, valid = self._align(views, whole_image, num_proposals)
         self.fallbacks.step()
+        self.fallbacks.attach(results)
 
         results['img'] = [view['img'] for view in views]
         results['view_shapes'] = [view['img'].shape[:2] for view in views]

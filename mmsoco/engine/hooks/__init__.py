@@ -1,0 +1,3 @@
+from .data_fallback_hook import DataFallbackHook
+
+__all__ = ['DataFallbackHook']
