@@ -32,12 +32,11 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 
 
-def build_model(pooling='single'):
-    """The shipped R50-FPN model with plain BN (one process)."""
+def shipped_model_cfg(pooling='single'):
+    """The shipped R50-FPN model config with plain BN (one process); sets the default scope."""
     import mmsoco  # noqa: F401
     from mmengine.logging import MessageHub
     from mmengine.registry import DefaultScope
-    from mmsoco.registry import MODELS
     from mmsoco.testing import model_cfg
 
     if not DefaultScope.check_instance_created('benchmark'):
@@ -45,6 +44,11 @@ def build_model(pooling='single'):
     MessageHub.get_current_instance().update_info('max_iters', 1000)
     cfg = model_cfg('fpn')
     cfg.roi_pooling = pooling
+    return cfg
+
+
+def build(cfg):
+    from mmsoco.registry import MODELS
     return MODELS.build(cfg)
 
 
@@ -65,7 +69,7 @@ def pipeline_batches(batch: int, count: int, work: str, seed: int = 0):
     from mmsoco.datasets import SoCoDataset
     from mmsoco.datasets.recipes import soco_train_pipeline
 
-    model = build_model()          # also sets the mmselfsup default scope for the dataset
+    preprocessor = build(shipped_model_cfg().data_preprocessor)   # also sets the default scope
     proposals = osp.join(work, 'proposals.npz')
     if not osp.exists(proposals):
         build_demo_collection(work, n_images=22)
@@ -80,7 +84,7 @@ def pipeline_batches(batch: int, count: int, work: str, seed: int = 0):
     batches = []
     for b in range(count):
         data = default_collate([dataset[(b * batch + i) % len(dataset)] for i in range(batch)])
-        batches.append(model.data_preprocessor(data, training=True))   # (inputs, samples)
+        batches.append(preprocessor(data, training=True))   # mmselfsup: (inputs, samples)
     return batches
 
 
@@ -94,7 +98,7 @@ def level_histogram(batches) -> str:
     import torch
 
     from mmsoco.models.algorithms.soco import SoCo
-    ext = build_model().roi_extractor
+    ext = build(shipped_model_cfg().roi_extractor)
     samples = [s for _, batch_samples in batches for s in batch_samples]
     rois, _ = SoCo.pack_rois(samples, len(samples[0].view_bboxes))
     lines = []
@@ -109,7 +113,7 @@ def run_one(batch_file, pooling, device, steps, warmup):
     import torch
     torch.manual_seed(0)
     batches = torch.load(batch_file, weights_only=False)
-    model = build_model(pooling).to(device)
+    model = build(shipped_model_cfg(pooling)).to(device)
     model.init_weights()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     batches = [([x.to(device) for x in inputs], [s.to(device) for s in samples])
