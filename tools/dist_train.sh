@@ -1,17 +1,55 @@
 #!/usr/bin/env bash
 # Usage: tools/dist_train.sh CONFIG GPUS [train.py args]
-# Multi-node: NNODES, NODE_RANK, MASTER_ADDR, PORT (defaults: 1 node, rank 0, 127.0.0.1, 29500).
-# On a CPU-only machine the processes use the gloo backend (set by the config's env_cfg or
-# --cfg-options env_cfg.dist_cfg.backend=gloo).
+#   GPUS is the number of processes (GPUs) on THIS node.
+# Multi-node: NNODES, NODE_RANK, MASTER_ADDR, PORT (defaults: 1 node, rank 0, 127.0.0.1, 29500),
+#   e.g. 16 GPUs as 2 nodes of 8:  NNODES=2 NODE_RANK=0 MASTER_ADDR=10.0.0.1 tools/dist_train.sh CONFIG 8
+# Before launching, the node's CUDA GPUs are counted (CUDA_VISIBLE_DEVICES, else `nvidia-smi -L`);
+# asking for more than the node has stops with one line and the multi-node form.
+# On a machine without GPUs the processes run on CPUs with the gloo backend (mmsoco's train.py
+# sets that up).  DEVICE=cuda insists on GPUs (no CPU fallback); DEVICE=cpu skips the GPU check.
 CONFIG=$1
 GPUS=$2
 NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
+DEVICE=${DEVICE:-auto}
 ROOT="$(dirname "$0")/.."
 PYTHON=${PYTHON:-python}
 [ -x "$ROOT/.venv/bin/python" ] && [ "$PYTHON" = python ] && PYTHON="$ROOT/.venv/bin/python"
+
+if [ -z "$CONFIG" ] || ! [[ "$GPUS" =~ ^[1-9][0-9]*$ ]]; then
+  echo "usage: tools/dist_train.sh CONFIG GPUS [train.py args]   (GPUS: processes on this node)" >&2
+  exit 2
+fi
+
+# CUDA GPUs this node gives the job: what CUDA_VISIBLE_DEVICES exposes, else what nvidia-smi lists.
+count_gpus() {
+  if [ -n "${CUDA_VISIBLE_DEVICES+x}" ]; then
+    local visible="${CUDA_VISIBLE_DEVICES// /}"
+    [ -z "$visible" ] || [ "${visible:0:2}" = "-1" ] && { echo 0; return; }
+    echo "$visible" | tr ',' '\n' | grep -c .
+  elif command -v nvidia-smi >/dev/null 2>&1; then
+    nvidia-smi -L 2>/dev/null | grep -c '^GPU '
+  else
+    echo 0
+  fi
+}
+
+if [ "$DEVICE" != cpu ]; then
+  FOUND=$(count_gpus)
+  if [ "$FOUND" -gt 0 ] || [ "$DEVICE" = cuda ]; then
+    if [ "$GPUS" -gt "$FOUND" ]; then
+      # the largest per-node count that divides GPUS and fits this node (8 if no GPU was found)
+      PER_NODE=$(( FOUND > 0 ? FOUND : 8 ))
+      while [ $(( GPUS % PER_NODE )) -ne 0 ]; do PER_NODE=$(( PER_NODE - 1 )); done
+      echo "dist_train.sh: asked for $GPUS GPUs on this node but found $FOUND; GPUS counts" \
+        "GPUs per node, so spread the job over nodes: NNODES=$(( GPUS / PER_NODE ))" \
+        "NODE_RANK=.. MASTER_ADDR=.. tools/dist_train.sh $CONFIG $PER_NODE" >&2
+      exit 1
+    fi
+  fi
+fi
 
 PYTHONPATH="$ROOT":$PYTHONPATH \
 "$PYTHON" -m torch.distributed.run \

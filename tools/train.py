@@ -29,12 +29,24 @@ def parse_args():
     return args
 
 
+def load_config(path):
+    """``Config.fromfile``, with one clear line instead of a traceback when it cannot."""
+    if not osp.isfile(path):
+        sys.exit(f'error: config file not found: {path} (run from the repository root, or give '
+                 'the path of a file under configs/)')
+    try:
+        return Config.fromfile(path)
+    except Exception as e:  # a parse error, a missing _base_, a name the file does not define
+        reason = ' '.join(f'{type(e).__name__}: {e}'.split())
+        sys.exit(f'error: cannot load config {path}: {reason}')
+
+
 def main():
     args = parse_args()
     import mmsoco  # noqa: F401  (registers SoCo, repairs mmselfsup registries)
     from mmsoco.engine import setup_cpu_distributed
 
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
