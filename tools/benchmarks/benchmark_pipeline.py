@@ -17,18 +17,15 @@ work halves the figures.
 import argparse
 import os
 import os.path as osp
-import sys
 import tempfile
 import time
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torchvision.transforms as T  # noqa: E402
-import torchvision.transforms.functional as TF  # noqa: E402
-from PIL import Image, ImageFilter, ImageOps  # noqa: E402
+import cv2
+import numpy as np
+import torch
+import torchvision.transforms as T
+import torchvision.transforms.functional as TF
+from PIL import Image, ImageFilter, ImageOps
 
 
 # ------------------------------------------------------------------------------------------------

@@ -28,9 +28,6 @@ import sys
 import tempfile
 import time
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
-
 
 def shipped_model_cfg(pooling='single'):
     """The shipped R50-FPN model config with plain BN (one process); sets the default scope."""
