@@ -1,1 +1,1 @@
-from . import algorithms, heads, necks, roi_extractors, utils  # noqa: F401
+from . import algorithms, heads, necks, roi_extractors, roi_heads, utils  # noqa: F401

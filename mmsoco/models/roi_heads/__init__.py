@@ -1,0 +1,3 @@
+from .res5_extra_norm import ResLayerExtraNorm
+
+__all__ = ['ResLayerExtraNorm']
