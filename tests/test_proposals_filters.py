@@ -38,22 +38,28 @@ def test_filter_uses_the_image_size():
     assert not BoxFilter().mask(b, 1000, 1000).any()  # scale 0.1
 
 
-def test_select_fallbacks():
+def test_select_fallbacks_keep_the_minimum_side():
+    """As the original code: the ratio-only and the last fallback still need w, h >= 32."""
     f = BoxFilter()
     good = box(50, 50, 150, 150)
+    big_square = box(0, 0, 40, 40)    # fails scale (0.12), passes side and ratio
     small_square = box(0, 0, 20, 20)  # fails size and scale, passes ratio
-    thin = box(0, 0, 10, 200)         # fails ratio
-    kept, level = f.select(np.array([good, small_square, thin], float), W, H)
+    thin = box(0, 0, 10, 200)         # fails ratio and side
+    tall = box(0, 0, 40, 200)         # fails ratio (0.2), passes side
+    kept, level = f.select(np.array([good, big_square, small_square, thin], float), W, H)
     assert level == LEVEL_FILTERED
     np.testing.assert_array_equal(kept, [good])
 
-    kept, level = f.select(np.array([small_square, thin], float), W, H)
+    kept, level = f.select(np.array([big_square, small_square, thin, tall], float), W, H)
     assert level == LEVEL_RATIO_ONLY
-    np.testing.assert_array_equal(kept, [small_square])
+    np.testing.assert_array_equal(kept, [big_square])  # not the 20 px square
 
-    kept, level = f.select(np.array([thin], float), W, H)
+    kept, level = f.select(np.array([small_square, thin, tall], float), W, H)
     assert level == LEVEL_UNFILTERED
-    np.testing.assert_array_equal(kept, [thin])
+    np.testing.assert_array_equal(kept, [tall])  # the only box with both sides >= 32
+
+    kept, level = f.select(np.array([small_square, thin, box(0, 0, 31.9, 31.9)], float), W, H)
+    assert level == LEVEL_EMPTY and kept.shape == (0, 4)
 
     kept, level = f.select(np.zeros((0, 4)), W, H)
     assert level == LEVEL_EMPTY and kept.shape == (0, 4)
