@@ -18,7 +18,9 @@ def parse_args():
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from the given checkpoint, or from the latest one in the '
                         'work dir when no path is given')
-    parser.add_argument('--amp', action='store_true', help='mixed precision (AmpOptimWrapper)')
+    parser.add_argument('--amp', nargs='?', const='bf16', choices=['bf16', 'fp16'],
+                        help='mixed precision (AmpOptimWrapper): bf16 (a bare --amp) or fp16 '
+                        'with dynamic loss scaling')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, e.g. train_dataloader.batch_size=64')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -54,9 +56,11 @@ def main():
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
-    if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    from mmsoco.engine.amp import AmpUnavailableError, apply_amp
+    try:
+        apply_amp(cfg, args.amp)   # --amp sets it; a config's own AmpOptimWrapper is checked
+    except AmpUnavailableError as e:
+        sys.exit(f'error: {e}')
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
