@@ -88,7 +88,7 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from data_prep.storage import export_soco_json, import_soco_json
+    from data_prep.soco_json import export_soco_json, import_soco_json
 
     if args.export_soco_json:
         n = export_soco_json(args.out, args.export_soco_json)

@@ -1,4 +1,4 @@
-"""One proposals file per image collection: a plain, uncompressed ``.npz`` read by memory map.
+"""The proposals file: one plain, uncompressed ``.npz`` per image collection, read by memory map.
 
 Layout (``np.load(path)`` shows it; every member is an ordinary ``.npy``)::
 
@@ -10,29 +10,39 @@ Layout (``np.load(path)`` shows it; every member is an ordinary ``.npy``)::
                              uint16 when every coordinate is a whole number <= 65535, else float32
     sizes    int32  (N, 2)   (width, height) of the original image; (0, 0) when unknown
     levels   uint8  (N,)     which filter produced the image's boxes (see ``LEVEL_NAMES``)
-    meta     uint8  (J,)     UTF-8 JSON: format name and version, how the boxes were made, counts
+    meta     uint8  (J,)     UTF-8 JSON: format name and version, how the boxes were made, counts,
+                             and ``members``: the byte offset of each array member's ``.npy``
 
 The members are stored, not compressed, so :meth:`ProposalStore.load` maps the file and views
 each member in place: opening a 1.28M-image file reads a few kilobytes, and the pages of an
-image's boxes are read when that image is looked up.  Forked data-loader workers share the
+image's boxes are read when that image is looked up.  The writer records where each member's
+``.npy`` starts (``meta.members``); the reader checks that numpy's own header reader finds a
+header there that fills exactly that zip member, and views the data after it.  Nothing parses
+zip headers by hand.  A member that cannot be mapped this way (a version-1 file, or a file
+re-saved by another tool) is read into memory instead, with a warning naming the upgrade
+command (``python -m data_prep.storage --upgrade FILE``).  Forked data-loader workers share the
 mapping through the page cache; a pickled store reopens the file instead of copying the arrays.
 
 This module needs numpy only (and the standard library), so a training job can read proposals
-without OpenCV.
+without OpenCV.  Importing and exporting the original SoCo JSON lives in
+:mod:`data_prep.soco_json`.
 """
+import argparse
 import json
 import mmap
 import os
 import os.path as osp
+import sys
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Sequence
-from typing import Iterable, Iterator, Optional, Tuple, Union
+from typing import Iterable, Iterator, Optional, Tuple
 
 import numpy as np
 
 FORMAT_NAME = 'mmsoco-proposals'
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: meta.members holds the byte offset of each member's .npy
 
 # levels: 0 the paper's filter kept boxes; 1 nothing passed it, the aspect-ratio-only filter did;
 # 2 nothing passed that either, all boxes are kept; 3 the image has no box at all;
@@ -40,11 +50,14 @@ FORMAT_VERSION = 1
 LEVEL_NAMES = {0: 'filtered', 1: 'ratio_only', 2: 'unfiltered', 3: 'empty', 255: 'unknown'}
 LEVEL_UNKNOWN = 255
 
-_MEMBERS = ('paths', 'offsets', 'boxes', 'sizes', 'levels', 'meta')
+_ARRAYS = ('paths', 'offsets', 'boxes', 'sizes', 'levels')
+_MEMBERS = _ARRAYS + ('meta', )
+_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0,
+                   (2, 0): np.lib.format.read_array_header_2_0}
 _UINT16_MAX = np.iinfo(np.uint16).max
 
 
-def _encode_path(rel_path: str) -> bytes:
+def encode_path(rel_path: str) -> bytes:
     """The stored form of a relative path: posix separators, UTF-8."""
     if not isinstance(rel_path, str):
         raise TypeError(f'image paths are str, got {type(rel_path).__name__}: {rel_path!r}')
@@ -118,6 +131,7 @@ class ProposalStore:
         self._meta_bytes = bytes(np.asarray(arrays['meta'], dtype=np.uint8))
         self.path = path
         self._mmap = _mmap
+        self.mapped = _mmap is not None  # False when members were read into memory
         n = len(self._paths)
         if len(self._offsets) != n + 1 or len(self._sizes) != n or len(self._levels) != n:
             raise ValueError(f'{path or "proposal store"}: member lengths disagree '
@@ -136,39 +150,56 @@ class ProposalStore:
             path (str): A file written by :meth:`write` (or any ``.npz`` with the same members).
 
         Returns:
-            ProposalStore: Arrays are views into the mapped file; compressed members (a file
-            re-saved with ``np.savez_compressed``) are decompressed into memory instead.
+            ProposalStore: Arrays are views into the mapped file. Members that cannot be mapped
+            (a version-1 file, compressed or re-saved members) are read into memory instead,
+            with a warning; :attr:`mapped` tells which happened.
         """
         path = os.fspath(path)
         if not osp.isfile(path):
             raise FileNotFoundError(f'proposals file {path!r} not found')
-        try:
-            with open(path, 'rb') as f, zipfile.ZipFile(f) as zf:
+        with open(path, 'rb') as f:
+            try:
+                zf = zipfile.ZipFile(f)
+            except zipfile.BadZipFile as e:
+                raise ValueError(f'{path!r} is not a complete proposals file ({e}); a file '
+                                 'whose writer was killed is incomplete: regenerate it') from e
+            with zf:
                 infos = {i.filename[:-4]: i for i in zf.infolist() if i.filename.endswith('.npy')}
                 missing = [m for m in _MEMBERS if m not in infos]
                 if missing:
                     raise ValueError(f'{path!r} is not a proposals file: no member(s) {missing} '
                                      f'(has {sorted(infos)})')
+                meta_arr = _read_member(zf, infos['meta'], path)
+                meta = _check_meta(meta_arr, path)
+                size = os.fstat(f.fileno()).st_size
                 mm = None
-                if os.fstat(f.fileno()).st_size:
+                if size:
                     mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
                     if hasattr(mm, 'madvise') and hasattr(mmap, 'MADV_RANDOM'):
                         # lookups hit random images: read the pages asked for, not the
                         # neighbouring ones (the kernel's read-ahead would pull in ~128 KiB
                         # per lookup from a cold cache)
                         mm.madvise(mmap.MADV_RANDOM)
-                arrays = {name: _member_array(zf, mm, infos[name]) for name in _MEMBERS}
-        except zipfile.BadZipFile as e:
-            raise ValueError(f'{path!r} is not a complete proposals file ({e}); a file whose '
-                             'writer was killed is incomplete: regenerate it') from e
+                # a member's .npy lies between its zip header and the next member's
+                starts = sorted(i.header_offset for i in zf.infolist()) + [size]
+                ends = {i.header_offset: starts[starts.index(i.header_offset) + 1]
+                        for i in infos.values()}
+                layout = meta.get('members') or {}
+                arrays, copied = dict(meta=meta_arr), []
+                for name in _ARRAYS:
+                    info = infos[name]
+                    arr = _mapped_member(f, mm, info, layout.get(name), ends[info.header_offset])
+                    if arr is None:
+                        arr = _read_member(zf, info, path)
+                        copied.append(name)
+                    arrays[name] = arr
+        if copied:
+            warnings.warn(f'{path}: member(s) {copied} cannot be memory-mapped (a version-1 '
+                          'file, or one re-saved by another tool) and were read into memory; '
+                          f'`python -m data_prep.storage --upgrade {path}` rewrites it mappable',
+                          stacklevel=2)
         store = cls(arrays, path=path, _mmap=mm)
-        meta = store.meta
-        if meta.get('format') != FORMAT_NAME:
-            raise ValueError(f'{path!r}: meta.format is {meta.get("format")!r}, '
-                             f'expected {FORMAT_NAME!r}')
-        if int(meta.get('version', 0)) > FORMAT_VERSION:
-            raise ValueError(f'{path!r}: format version {meta.get("version")} is newer than this '
-                             f'reader ({FORMAT_VERSION}); update mmsoco')
+        store.mapped = not copied
         return store
 
     def __getstate__(self):
@@ -197,7 +228,7 @@ class ProposalStore:
     def index(self, rel_path: str) -> int:
         """Row of ``rel_path`` in the sorted paths; -1 when absent."""
         try:
-            key = _encode_path(rel_path)
+            key = encode_path(rel_path)
         except (TypeError, ValueError):
             return -1
         if len(key) > self._paths.dtype.itemsize:
@@ -209,7 +240,7 @@ class ProposalStore:
 
     def find(self, rel_paths: Iterable[str]) -> np.ndarray:
         """Rows of many paths at once (vectorized); int64 array with -1 for absent paths."""
-        keys = [_encode_path(p) for p in rel_paths]
+        keys = [encode_path(p) for p in rel_paths]
         if not keys or not len(self._paths):
             return np.full(len(keys), -1, dtype=np.int64)
         width = self._paths.dtype.itemsize
@@ -294,7 +325,7 @@ class ProposalStore:
         keys, counts, chunks, sizes, lvls = [], [], [], [], []
         for item in items:
             rel_path, boxes, size = item[:3]
-            key = _encode_path(rel_path)
+            key = encode_path(rel_path)
             boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
             if len(item) > 3:
                 lvl = int(item[3])
@@ -328,31 +359,57 @@ class ProposalStore:
         return n
 
 
-def _member_array(zf: zipfile.ZipFile, mm, info: zipfile.ZipInfo) -> np.ndarray:
-    """A view of one stored ``.npy`` member inside the mapped zip (or a decoded copy)."""
-    if info.compress_type != zipfile.ZIP_STORED or mm is None:
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: str) -> np.ndarray:
+    """A member decoded into memory by numpy (the fallback when it cannot be mapped)."""
+    try:
         with zf.open(info) as f:
             return np.lib.format.read_array(f, allow_pickle=False)
-    # local file header: 30 fixed bytes, then the name and an extra field of given lengths
-    local = mm[info.header_offset:info.header_offset + 30]
-    if local[:4] != b'PK\x03\x04':
-        raise zipfile.BadZipFile(f'bad local header for {info.filename}')
-    name_len = int.from_bytes(local[26:28], 'little')
-    extra_len = int.from_bytes(local[28:30], 'little')
-    start = info.header_offset + 30 + name_len + extra_len
-    with zf.open(info) as f:
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-        else:
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-        header_len = f.tell()
-    if fortran or dtype.hasobject:
-        raise ValueError(f'member {info.filename} is not a plain C-ordered array')
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
+        raise ValueError(f'{path!r} is not a complete proposals file (member {info.filename}: '
+                         f'{e}); a file whose writer was killed is incomplete: regenerate it'
+                         ) from e
+
+
+def _check_meta(meta_arr: np.ndarray, path: str) -> dict:
+    """The parsed ``meta`` member, after checking the format name and version."""
+    try:
+        meta = json.loads(bytes(np.asarray(meta_arr, dtype=np.uint8)).decode('utf-8'))
+    except ValueError as e:
+        raise ValueError(f'{path!r}: the meta member is not UTF-8 JSON ({e})') from e
+    if not isinstance(meta, dict) or meta.get('format') != FORMAT_NAME:
+        found = meta.get('format') if isinstance(meta, dict) else meta
+        raise ValueError(f'{path!r}: meta.format is {found!r}, expected {FORMAT_NAME!r}')
+    if int(meta.get('version', 0)) > FORMAT_VERSION:
+        raise ValueError(f'{path!r}: format version {meta.get("version")} is newer than this '
+                         f'reader ({FORMAT_VERSION}); update mmsoco')
+    return meta
+
+
+def _mapped_member(f, mm, info: zipfile.ZipInfo, start, end: int) -> Optional[np.ndarray]:
+    """A read-only view of a stored member's array inside the mapping, or None.
+
+    ``start`` is where the writer put the member's ``.npy`` (``meta.members``). It is used only
+    when it lies inside the member's zip entry, numpy's header reader finds a plain C-ordered
+    array header there, and header plus data fill exactly the member's stored size.
+    """
+    if mm is None or start is None or info.compress_type != zipfile.ZIP_STORED:
+        return None
+    start = int(start)
+    if not info.header_offset < start <= end - info.file_size:
+        return None
+    f.seek(start)
+    try:
+        read_header = _HEADER_READERS.get(np.lib.format.read_magic(f))
+        if read_header is None:
+            return None
+        shape, fortran, dtype = read_header(f)
+    except ValueError:
+        return None
+    data = f.tell()
     count = int(np.prod(shape)) if shape else 1
-    if start + header_len + count * dtype.itemsize > len(mm):
-        raise zipfile.BadZipFile(f'member {info.filename} is cut short')
-    return np.frombuffer(mm, dtype=dtype, count=count, offset=start + header_len).reshape(shape)
+    if fortran or dtype.hasobject or data - start + count * dtype.itemsize != info.file_size:
+        return None
+    return np.frombuffer(mm, dtype=dtype, count=count, offset=data).reshape(shape)
 
 
 def write_arrays(path: str, parts: Sequence, meta: Optional[dict] = None) -> None:
@@ -394,7 +451,6 @@ def write_arrays(path: str, parts: Sequence, meta: Optional[dict] = None) -> Non
     meta = dict(meta or {})
     meta.update(format=FORMAT_NAME, version=FORMAT_VERSION, num_images=n, num_boxes=m,
                 box_format='x1y1x2y2, original image pixels, x2/y2 exclusive')
-    meta_arr = np.frombuffer(json.dumps(meta, sort_keys=True).encode('utf-8'), dtype=np.uint8)
 
     folder = osp.dirname(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
@@ -403,8 +459,11 @@ def write_arrays(path: str, parts: Sequence, meta: Optional[dict] = None) -> Non
         with os.fdopen(fd, 'wb') as f, \
                 zipfile.ZipFile(f, 'w', zipfile.ZIP_STORED, allowZip64=True) as zf:
 
+            starts = {}
+
             def member(name, dtype, shape, pieces):
                 with zf.open(name + '.npy', 'w', force_zip64=True) as out:
+                    starts[name] = f.tell()  # the zip header is out, the .npy starts here
                     header = {'descr': np.lib.format.dtype_to_descr(np.dtype(dtype)),
                               'fortran_order': False, 'shape': tuple(shape)}
                     np.lib.format.write_array_header_1_0(out, header)
@@ -428,6 +487,9 @@ def write_arrays(path: str, parts: Sequence, meta: Optional[dict] = None) -> Non
             member('boxes', box_dtype, (m, 4), each('boxes'))
             member('sizes', np.int32, (n, 2), each('sizes'))
             member('levels', np.uint8, (n,), each('levels'))
+            meta['members'] = starts
+            meta_arr = np.frombuffer(json.dumps(meta, sort_keys=True).encode('utf-8'),
+                                     dtype=np.uint8)
             member('meta', np.uint8, meta_arr.shape, [meta_arr])
         os.replace(tmp, path)
     except BaseException:
@@ -436,109 +498,38 @@ def write_arrays(path: str, parts: Sequence, meta: Optional[dict] = None) -> Non
         raise
 
 
-# -------------------------------------------------------------------------- original SoCo layout
-class _NameResolver:
-    """Matches the names of a SoCo JSON to images under a folder and reads their sizes."""
-
-    def __init__(self, image_root: str, report: dict) -> None:
-        from data_prep.collection import list_images  # local: keeps this module numpy-only
-        self.image_root = image_root
-        self.report = report
-        rel_paths = list_images(image_root)
-        self.exact = set(rel_paths)
-        self.by_name = {}
-        for rel in rel_paths:
-            self.by_name.setdefault(rel.rsplit('/', 1)[-1], []).append(rel)
-
-    def resolve(self, name: str) -> Optional[str]:
-        key = _encode_path(name).decode('utf-8')
-        if key in self.exact:
-            return key
-        hits = self.by_name.get(key.rsplit('/', 1)[-1], [])
-        if len(hits) == 1:
-            return hits[0]
-        self.report['ambiguous' if hits else 'unmatched'].append(name)
-        return None
-
-    def size(self, rel: str) -> Tuple[int, int]:
-        from data_prep.image_io import read_image_size  # needs OpenCV for uncommon formats
-        return read_image_size(osp.join(self.image_root, rel)) or (0, 0)
-
-
-def import_soco_json(json_path: str, out_path: str, image_root: Optional[str] = None,
-                     meta: Optional[dict] = None) -> dict:
-    """Convert an original SoCo proposals JSON (image name -> list of [x, y, w, h]).
-
-    Args:
-        json_path (str): The JSON file.
-        out_path (str): The proposals file to write.
-        image_root (str, optional): Folder of the images. When given, each name is matched to
-            an image under it (exactly, else by unique file name, for files keyed by bare file
-            names), keys become paths relative to it, and image sizes are read from the files'
-            headers. Names with no image are skipped and reported. Without it keys are kept as
-            they are and sizes are stored as (0, 0), unknown.
-        meta (dict, optional): Extra description stored in the file.
+def upgrade(path: str) -> bool:
+    """Rewrite a proposals file in the current version (in place, atomically).
 
     Returns:
-        dict: ``images`` written, ``boxes`` written, ``unmatched`` names (image_root only),
-        ``ambiguous`` names (several files with that name).
+        bool: False when the file was already current and mappable (left untouched).
     """
-    with open(json_path) as f:
-        data = json.load(f)
-    if not isinstance(data, dict):
-        raise ValueError(f'{json_path!r}: expected a JSON object mapping image names to lists '
-                         f'of [x, y, w, h], got {type(data).__name__}')
-    report = dict(unmatched=[], ambiguous=[])
-    resolver = _NameResolver(image_root, report) if image_root is not None else None
-
-    def items():
-        for name, boxes in data.items():
-            arr = np.asarray(boxes, dtype=np.float64)
-            if arr.size == 0:
-                arr = arr.reshape(0, 4)
-            if arr.ndim != 2 or arr.shape[1] != 4:
-                raise ValueError(f'{json_path!r}: boxes of {name!r} are not [x, y, w, h] lists')
-            xyxy = np.concatenate([arr[:, :2], arr[:, :2] + arr[:, 2:]], axis=1)
-            key, size = name, (0, 0)
-            if resolver is not None:
-                key = resolver.resolve(name)
-                if key is None:
-                    continue
-                size = resolver.size(key)
-            yield key, xyxy, size, LEVEL_UNKNOWN
-
-    meta = dict(meta or {})
-    meta.setdefault('source', f'imported from SoCo JSON {osp.basename(json_path)}')
-    n = ProposalStore.write(out_path, items(), meta=meta)
-    report.update(images=n, boxes=ProposalStore.load(out_path).num_boxes)
-    return report
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        store = ProposalStore.load(path)
+    if store.mapped and store.meta.get('version') == FORMAT_VERSION:
+        return False
+    write_arrays(path, [store.arrays()], store.meta)
+    return True
 
 
-def export_soco_json(store_path: Union[str, ProposalStore], json_path: str) -> int:
-    """Write a proposals file as the original SoCo JSON: relative path -> list of [x, y, w, h].
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog='python -m data_prep.storage',
+        description='Upgrade proposals files to the current, memory-mappable version.')
+    parser.add_argument('--upgrade', nargs='+', metavar='FILE', required=True,
+                        help='proposals files to rewrite in place (kept as they are when current)')
+    args = parser.parse_args(argv)
+    for path in args.upgrade:
+        try:
+            done = upgrade(path)
+        except (OSError, ValueError) as e:
+            print(f'error: {e}', file=sys.stderr)
+            return 2
+        print(f'{path}: ' + (f'upgraded to version {FORMAT_VERSION}' if done else
+                             'already current'))
+    return 0
 
-    Whole-pixel boxes are written as integers. Streams one image at a time.
 
-    Returns:
-        int: Number of images written.
-    """
-    store = store_path if isinstance(store_path, ProposalStore) else \
-        ProposalStore.load(store_path)
-    whole = store.arrays()['boxes'].dtype == np.uint16
-    folder = osp.dirname(osp.abspath(json_path))
-    fd, tmp = tempfile.mkstemp(prefix=osp.basename(json_path) + '.', suffix='.tmp', dir=folder)
-    try:
-        with os.fdopen(fd, 'w') as f:
-            f.write('{')
-            for i, key in enumerate(store.keys()):
-                b = store.boxes_at(i)
-                xywh = np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], axis=1)
-                values = xywh.astype(np.int64).tolist() if whole else xywh.tolist()
-                f.write(('' if i == 0 else ',\n') + json.dumps(key) + ': ' + json.dumps(values))
-            f.write('}\n')
-        os.replace(tmp, json_path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return len(store)
+if __name__ == '__main__':
+    sys.exit(main())

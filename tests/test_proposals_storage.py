@@ -11,8 +11,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from data_prep.storage import (ProposalStore, export_soco_json, import_soco_json,
-                               write_arrays)
+from data_prep.soco_json import export_soco_json, import_soco_json
+from data_prep.storage import ProposalStore, write_arrays
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -76,8 +76,9 @@ def test_the_file_is_memory_mapped_and_pickles_by_path(tmp_path):
     path = str(tmp_path / 'p.npz')
     ProposalStore.write(path, _items())
     store = ProposalStore.load(path)
-    boxes = store.arrays()['boxes']
-    assert not boxes.flags.owndata and not boxes.flags.writeable  # a view of the mapping
+    assert store.mapped
+    for name, arr in store.arrays().items():  # views of the mapping, not copies
+        assert not arr.flags.owndata and not arr.flags.writeable, name
     blob = pickle.dumps(store)
     assert len(blob) < 1000  # the path, not the arrays
     again = pickle.loads(blob)
@@ -117,6 +118,46 @@ def test_incomplete_or_foreign_files_are_refused(tmp_path):
         ProposalStore.load(other)
     with pytest.raises(FileNotFoundError):
         ProposalStore.load(str(tmp_path / 'missing.npz'))
+
+
+def _resave(path, out, save=np.savez, reorder=False, **meta_update):
+    """The same members re-saved by numpy itself, the meta optionally changed."""
+    with np.load(path) as z:
+        members = {k: z[k] for k in (reversed(z.files) if reorder else z.files)}
+    meta = json.loads(members['meta'].tobytes())
+    meta.update(meta_update)
+    members['meta'] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    save(out, **members)
+
+
+@pytest.mark.parametrize('how', ['version 1', 're-saved', 'compressed'])
+def test_files_that_cannot_be_mapped_are_read_and_upgraded(tmp_path, how):
+    path = str(tmp_path / 'p.npz')
+    ProposalStore.write(path, _items(), meta=dict(fingerprint='abc'))
+    old = str(tmp_path / 'old.npz')
+    if how == 'version 1':  # the layout the first version wrote: no member offsets in meta
+        _resave(path, old, version=1, members=None)
+    elif how == 're-saved':  # offsets copied along but no longer true: they must not be used
+        _resave(path, old, reorder=True)
+    else:
+        _resave(path, old, save=np.savez_compressed)
+    with pytest.warns(UserWarning, match='data_prep.storage --upgrade'):
+        store = ProposalStore.load(old)
+    assert not store.mapped
+    for rel, boxes, size in _items():
+        np.testing.assert_array_equal(store[rel], np.asarray(boxes, np.float32).reshape(-1, 4))
+        assert store.image_size(rel) == size
+
+    res = subprocess.run([sys.executable, '-m', 'data_prep.storage', '--upgrade', old],
+                         capture_output=True, text=True, cwd=REPO,
+                         env=dict(os.environ, PYTHONPATH=REPO))
+    assert res.returncode == 0 and 'upgraded to version 2' in res.stdout, res.stderr
+    upgraded = ProposalStore.load(old)
+    assert upgraded.mapped and upgraded.meta['fingerprint'] == 'abc'
+    assert upgraded.meta['version'] == 2
+    for rel, boxes, size in _items():
+        np.testing.assert_array_equal(upgraded[rel], store[rel])
+        assert upgraded.level(rel) == store.level(rel)
 
 
 def test_write_is_atomic_on_failure(tmp_path):
