@@ -12,14 +12,11 @@ import colorsys
 import os.path as osp
 import sys
 
-if __package__ in (None, ''):  # run as a script: python data_prep/draw_proposals.py
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+import cv2
+import numpy as np
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-
-from data_prep.image_io import read_image  # noqa: E402
-from data_prep.storage import ProposalStore  # noqa: E402
+from data_prep.image_io import read_image
+from data_prep.storage import ProposalStore
 
 
 def draw_boxes(img: np.ndarray, boxes: np.ndarray, title: str = '',

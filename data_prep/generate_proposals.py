@@ -14,6 +14,12 @@ Examples::
     python -m data_prep.generate_proposals data/coco/train2017 \\
         --out data/coco/proposals_train2017.npz
 
+    # several machines (a Slurm array, see docs/proposals.md): part I of N each, then merge
+    python -m data_prep.generate_proposals data/imagenet/train \\
+        --out data/imagenet/proposals_train.npz --part 3/8
+    python -m data_prep.generate_proposals data/imagenet/train \\
+        --out data/imagenet/proposals_train.npz --merge
+
 Killed or interrupted? Run the same command again: finished shards are kept. The failures
 report (``<out>.report.json`` without ``.npz``) lists images that could not be read, images
 left without boxes, fallbacks and conversions.
@@ -23,16 +29,22 @@ Also: ``--import-soco-json FILE`` converts an original SoCo proposals JSON, and
 """
 import argparse
 import os
-import os.path as osp
 import sys
 
-if __package__ in (None, ''):  # run as a script: python data_prep/generate_proposals.py
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from data_prep.filters import BoxFilter
+from data_prep.selective_search import (COLOR_SPACES, DEFAULT_COLOR_SPACES, DEFAULT_SCALE,
+                                        DEFAULT_STRATEGY, STRATEGIES, SelectiveSearch)
 
-from data_prep.filters import BoxFilter  # noqa: E402
-from data_prep.selective_search import (COLOR_SPACES, DEFAULT_COLOR_SPACES,  # noqa: E402
-                                        DEFAULT_SCALE, DEFAULT_STRATEGY, STRATEGIES,
-                                        SelectiveSearch)
+
+def _part(text: str):
+    """``I/N`` -> (I, N), 0 <= I < N."""
+    try:
+        i, n = (int(v) for v in text.split('/'))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected I/N (e.g. 0/8), got {text!r}') from None
+    if not 0 <= i < n:
+        raise argparse.ArgumentTypeError(f'{text}: expected 0 <= I < N')
+    return i, n
 
 
 def parse_args(argv=None):
@@ -73,6 +85,12 @@ def parse_args(argv=None):
     parser.add_argument('--overwrite', action='store_true',
                         help='discard an existing output and unfinished shards')
     parser.add_argument('--keep-parts', action='store_true', help='keep the shards after merging')
+    parser.add_argument('--part', type=_part, metavar='I/N',
+                        help='compute only part I of N (0 <= I < N) of the collection into the '
+                        'shared <out>.parts folder, for one task of a job array; then --merge')
+    parser.add_argument('--merge', action='store_true',
+                        help='compute nothing: merge the finished parts into --out (an error '
+                        'names the missing shards if a part is not done)')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
     parser.add_argument('--import-soco-json', metavar='JSON',
                         help='convert an original SoCo proposals JSON (name -> [[x, y, w, h], '
@@ -114,12 +132,18 @@ def main(argv=None) -> int:
             args.source, args.out, root=args.root, search=search, box_filter=box_filter,
             workers=args.workers, shard_size=args.shard_size, overwrite=args.overwrite,
             keep_parts=args.keep_parts, progress=not args.no_progress,
-            log=lambda msg: print(msg, file=sys.stderr, flush=True))
+            log=lambda msg: print(msg, file=sys.stderr, flush=True), part=args.part,
+            merge_only=args.merge)
     except KeyboardInterrupt:
         return 130
     except (FileNotFoundError, FileExistsError, ValueError, RuntimeError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
+    if 'part' in report:
+        i, n = report['part']
+        print(f'{args.out}: part {i}/{n} done ({report["images"]} images, '
+              f'{report["images_computed_this_run"]} computed now); '
+              f'{report["shards_missing_overall"]} shards still missing overall')
     if 'counts' in report:
         c = report['counts']
         print(f'{args.out}: {report["images"]} images, {report["boxes"]["kept_total"]} boxes '

@@ -12,7 +12,19 @@ images are in, so a file named ``shard-*.npz`` is always complete. A re-run with
 images and settings (checked against ``manifest.json``) keeps the valid shards and computes
 only the missing ones; shards are merged into the result at the end and the parts folder is
 removed.
+
+Several machines: ``part=(i, n)`` computes only the i-th of n contiguous blocks of shards into
+the same parts folder (on a shared file system) and stops there; a run with ``merge_only=True``
+(or a plain run, which also computes whatever is still missing) then merges them exactly as a
+single run would, so the result is the same file.
+
+Workers end with the main process however it ends (even SIGKILL): each waits on a pipe whose
+only writer is the main process, and on Linux also asks the kernel for SIGKILL when its parent
+dies (``PR_SET_PDEATHSIG``).  Once the workers are gone the forkserver, which lives while any
+process holding its "alive" pipe lives, exits by itself.
 """
+import ctypes
+import fcntl
 import hashlib
 import json
 import math
@@ -23,10 +35,12 @@ import shutil
 import signal
 import socket
 import sys
+import tempfile
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -42,14 +56,25 @@ SHARD_FORMAT = 'shard-{:06d}.npz'
 
 
 # ------------------------------------------------------------------------------ one image
-def process_image(root: str, rel_path: str, search: SelectiveSearch,
-                  box_filter: BoxFilter) -> tuple:
-    """Read, search and filter one image; never raises for a bad image.
+class ImageResult(NamedTuple):
+    """What one image gave: its kept boxes, or why it gave none."""
+    rel_path: str
+    boxes: np.ndarray  # float64 (k, 4) kept x1, y1, x2, y2 in original pixels; (0, 4) on error
+    size: Tuple[int, int]  # (width, height) of the image as the training loader sees it
+    level: int  # which filter kept the boxes (data_prep.filters LEVEL_*)
+    notes: List[str]  # conversions applied while reading ('grayscale', 'cmyk', ...)
+    error: Optional[str]  # why the image failed; None when it did not
+    raw_boxes: int  # boxes selective search proposed before filtering
+    seconds: float  # time spent on the image
 
-    Returns:
-        tuple: (rel_path, kept boxes float64 (k, 4), (width, height), level, notes,
-        error or None, number of raw boxes, seconds).
-    """
+
+def _failed(rel_path: str, error: str, seconds: float = 0.0) -> ImageResult:
+    return ImageResult(rel_path, np.zeros((0, 4)), (0, 0), LEVEL_EMPTY, [], error, 0, seconds)
+
+
+def process_image(root: str, rel_path: str, search: SelectiveSearch,
+                  box_filter: BoxFilter) -> ImageResult:
+    """Read, search and filter one image; never raises for a bad image."""
     start = time.perf_counter()
     try:
         img, notes = read_image(osp.join(root, rel_path))
@@ -58,29 +83,57 @@ def process_image(root: str, rel_path: str, search: SelectiveSearch,
             notes.append('large')
         raw = search(img)
         kept, level = box_filter.select(raw, width, height)
-        return (rel_path, kept, (width, height), level, notes, None, len(raw),
-                time.perf_counter() - start)
+        return ImageResult(rel_path, kept, (width, height), level, notes, None, len(raw),
+                           time.perf_counter() - start)
     except ImageError as e:
         error = str(e)
     except MemoryError:
         error = 'out of memory while processing (image too large?)'
     except Exception as e:  # noqa: BLE001 - one bad image must not stop the run
         error = f'{type(e).__name__}: {e}'
-    return (rel_path, np.zeros((0, 4)), (0, 0), LEVEL_EMPTY, [], error, 0,
-            time.perf_counter() - start)
+    return _failed(rel_path, error, time.perf_counter() - start)
 
 
 _WORKER: dict = {}
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+EXIT_ORPHANED = 75  # a worker's exit status when the main process went away
 
 
-def _init_worker(root, search, box_filter):
+def exit_with_parent(alive) -> None:
+    """End this worker process as soon as the main process is gone, however it ended.
+
+    Args:
+        alive (multiprocessing.connection.Connection): Read end of a pipe whose only writer is
+            the main process. The kernel closes the writer when the main process dies (SIGKILL
+            included); a thread here then reads EOF and ends the process, busy or not. The main
+            process closes it on purpose to stop its workers (Ctrl-C).
+    """
+    if sys.platform.startswith('linux'):
+        try:  # and when the parent (the forkserver, or the main process under spawn) dies
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
+
+    def watch():
+        try:
+            alive.recv_bytes()
+        except (EOFError, OSError):
+            pass
+        os._exit(EXIT_ORPHANED)
+
+    threading.Thread(target=watch, name='exit-with-parent', daemon=True).start()
+
+
+def _init_worker(root, search, box_filter, alive=None):
     import cv2
     cv2.setNumThreads(1)  # one image per process; OpenCV's own threads would oversubscribe
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is handled by the main process
+    if alive is not None:
+        exit_with_parent(alive)
     _WORKER.update(root=root, search=search, box_filter=box_filter)
 
 
-def _work(chunk: Sequence[str]) -> List[tuple]:
+def _work(chunk: Sequence[str]) -> List[ImageResult]:
     return [process_image(_WORKER['root'], p, _WORKER['search'], _WORKER['box_filter'])
             for p in chunk]
 
@@ -148,30 +201,40 @@ def _fingerprint(paths: Sequence[str], settings: dict) -> str:
     return h.hexdigest()
 
 
-def _take_lock(parts_dir: str) -> str:
-    lock = osp.join(parts_dir, 'lock')
-    host = socket.gethostname()
-    if osp.exists(lock):
+def _lock_name(part: Optional[Tuple[int, int]]) -> str:
+    return 'lock' if part is None else f'lock.part-{part[0]}-of-{part[1]}'
+
+
+def _take_lock(parts_dir: str, part: Optional[Tuple[int, int]] = None) -> int:
+    """Hold ``parts_dir/lock`` (one per part) for this run: an flock, so the check and the
+    taking are one step, and the kernel drops it when the process dies, however it dies.
+
+    Returns:
+        int: The open file descriptor; closing it releases the lock.
+    """
+    path = osp.join(parts_dir, _lock_name(part))
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
         try:
-            with open(lock) as f:
-                other = json.load(f)
-        except (OSError, ValueError):
+            other = json.loads(os.read(fd, 4096) or b'{}')
+        except ValueError:
             other = {}
-        pid = other.get('pid')
-        if other.get('host') == host and pid and pid != os.getpid():
-            try:
-                os.kill(pid, 0)
-                alive = True
-            except ProcessLookupError:
-                alive = False
-            except PermissionError:
-                alive = True
-            if alive:
-                raise RuntimeError(f'another run (pid {pid}) is writing {parts_dir}; wait for it '
-                                   'or stop it first')
-    with open(lock, 'w') as f:
-        json.dump(dict(pid=os.getpid(), host=host), f)
-    return lock
+        os.close(fd)
+        raise RuntimeError(f'another run (pid {other.get("pid", "?")} on '
+                           f'{other.get("host", "?")}) is writing {parts_dir}; wait for it or '
+                           'stop it first') from None
+    try:
+        same = os.stat(path).st_ino == os.fstat(fd).st_ino
+    except FileNotFoundError:
+        same = False
+    if not same:  # a run that just finished removed the folder under us
+        os.close(fd)
+        raise RuntimeError(f'{parts_dir} was removed by a run that just finished; run again')
+    os.ftruncate(fd, 0)
+    os.write(fd, json.dumps(dict(pid=os.getpid(), host=socket.gethostname())).encode())
+    return fd
 
 
 def _shard_ok(path: str, expected: Sequence[str], fingerprint: str) -> bool:
@@ -188,17 +251,25 @@ def _shard_ok(path: str, expected: Sequence[str], fingerprint: str) -> bool:
         return False
 
 
-def _write_shard(path: str, results: List[tuple], shard: int, fingerprint: str) -> None:
-    ok = [r for r in results if r[5] is None]
+def _write_shard(path: str, results: List[ImageResult], shard: int, fingerprint: str) -> None:
+    ok = [r for r in results if r.error is None]
     meta = dict(
         shard=shard,
         fingerprint=fingerprint,
-        failed=sorted([r[0], r[5]] for r in results if r[5] is not None),
-        notes={r[0]: r[4] for r in ok if r[4]},
-        raw_boxes=int(sum(r[6] for r in ok)),
-        seconds=float(sum(r[7] for r in results)),
+        failed=sorted([r.rel_path, r.error] for r in results if r.error is not None),
+        notes={r.rel_path: r.notes for r in ok if r.notes},
+        raw_boxes=int(sum(r.raw_boxes for r in ok)),
+        seconds=float(sum(r.seconds for r in results)),
     )
-    ProposalStore.write(path, ((r[0], r[1], r[2], r[3]) for r in ok), meta=meta)
+    ProposalStore.write(path, ((r.rel_path, r.boxes, r.size, r.level) for r in ok), meta=meta)
+
+
+def part_shards(num_shards: int, part: Optional[Tuple[int, int]]) -> range:
+    """The shards part ``(i, n)`` computes: the i-th of n contiguous, near-equal blocks."""
+    if part is None:
+        return range(num_shards)
+    i, n = part
+    return range(i * num_shards // n, (i + 1) * num_shards // n)
 
 
 # ------------------------------------------------------------------------------ the run
@@ -212,7 +283,9 @@ def generate_proposals(source: str,
                        overwrite: bool = False,
                        keep_parts: bool = False,
                        progress: bool = True,
-                       log: Callable[[str], None] = print) -> dict:
+                       log: Callable[[str], None] = print,
+                       part: Optional[Tuple[int, int]] = None,
+                       merge_only: bool = False) -> dict:
     """Compute the proposals of a collection into one file; see the module docstring.
 
     Args:
@@ -228,24 +301,29 @@ def generate_proposals(source: str,
         keep_parts (bool): Keep the shards after merging.
         progress (bool): Show a progress bar on stderr.
         log (callable): Where one-line messages go.
+        part (tuple[int, int], optional): ``(i, n)``, 0 <= i < n: compute only part i of n
+            (see :func:`part_shards`) into the parts folder and write no output.
+        merge_only (bool): Compute nothing: merge the shards of finished parts into ``out``;
+            an error naming the missing shards when some part is not finished.
 
     Returns:
-        dict: The report (also written next to the output).
+        dict: The report (also written next to the output); for a part, what it computed.
     """
     out = os.fspath(out)
+    if part is not None:
+        i, n = part
+        if not 0 <= i < n:
+            raise ValueError(f'part {i}/{n}: expected 0 <= I < N')
+        if overwrite or merge_only:
+            raise ValueError('a part cannot --overwrite or --merge: that would discard or '
+                             'merge the other parts\' shards')
     paths = list_images(source, root)
     kind, base = resolve_source(source, root)
     settings = dict(search=search.to_dict(), filter=box_filter.to_dict())
     fingerprint = _fingerprint(paths, settings)
     parts_dir, report_path = output_paths(out)
 
-    if overwrite:
-        for p in (out, report_path):
-            if osp.exists(p):
-                os.unlink(p)
-        if osp.isdir(parts_dir):
-            shutil.rmtree(parts_dir)
-    elif osp.exists(out):
+    if osp.exists(out) and not overwrite:
         try:
             existing_fp = ProposalStore.load(out).meta.get('fingerprint')
         except (ValueError, OSError):
@@ -260,9 +338,31 @@ def generate_proposals(source: str,
         raise FileExistsError(f'{out} exists but was made from other images or settings; pass '
                               '--overwrite to replace it, or choose another --out')
 
+    os.makedirs(parts_dir, exist_ok=True)
+    lock = _take_lock(parts_dir, part)
+    try:
+        return _generate(paths, kind, source, base, settings, fingerprint, out, parts_dir,
+                         report_path, search, box_filter, workers, shard_size, overwrite,
+                         keep_parts, progress, log, part, merge_only)
+    finally:
+        os.close(lock)
+
+
+def _generate(paths, kind, source, base, settings, fingerprint, out, parts_dir, report_path,
+              search, box_filter, workers, shard_size, overwrite, keep_parts, progress, log,
+              part, merge_only) -> dict:
+    """:func:`generate_proposals` once the parts folder is locked."""
+    if overwrite:
+        for p in (out, report_path):
+            if osp.exists(p):
+                os.unlink(p)
+        for name in os.listdir(parts_dir):
+            if name != _lock_name(None):
+                p = osp.join(parts_dir, name)
+                shutil.rmtree(p) if osp.isdir(p) else os.unlink(p)
+
     num_shards = math.ceil(len(paths) / shard_size)
     shard_paths = [paths[i * shard_size:(i + 1) * shard_size] for i in range(num_shards)]
-    os.makedirs(parts_dir, exist_ok=True)
     manifest_path = osp.join(parts_dir, 'manifest.json')
     manifest = dict(tool=TOOL, fingerprint=fingerprint, images=len(paths), shard_size=shard_size,
                     shards=num_shards, source=os.fspath(source), root=base, settings=settings)
@@ -273,64 +373,97 @@ def generate_proposals(source: str,
             raise FileExistsError(
                 f'{parts_dir} holds an unfinished run over other images or settings; run that '
                 'command again to finish it, or pass --overwrite to discard it')
-    else:
-        with open(manifest_path + '.tmp', 'w') as f:
+    else:  # parts may start together: each writes the same manifest under its own temp name
+        fd, tmp = tempfile.mkstemp(prefix='manifest.json.', suffix='.tmp', dir=parts_dir)
+        with os.fdopen(fd, 'w') as f:
             json.dump(manifest, f, indent=1)
-        os.replace(manifest_path + '.tmp', manifest_path)
-    lock = _take_lock(parts_dir)
+        os.replace(tmp, manifest_path)
 
-    for name in os.listdir(parts_dir):  # leftovers of a killed writer are never shards
-        if name.endswith('.tmp'):
-            os.unlink(osp.join(parts_dir, name))
-    done = [_shard_ok(osp.join(parts_dir, SHARD_FORMAT.format(i)), shard_paths[i], fingerprint)
-            for i in range(num_shards)]
-    todo_shards = [i for i in range(num_shards) if not done[i]]
+    mine = part_shards(num_shards, part)
+    for name in os.listdir(parts_dir):  # leftovers of a killed writer of our shards
+        if name.endswith('.tmp') and name.startswith('shard-'):
+            try:
+                shard = int(name[len('shard-'):].split('.')[0])
+            except ValueError:
+                continue
+            if shard in mine:
+                os.unlink(osp.join(parts_dir, name))
+    done = {i: _shard_ok(osp.join(parts_dir, SHARD_FORMAT.format(i)), shard_paths[i],
+                         fingerprint) for i in mine}
+    todo_shards = [i for i in mine if not done[i]]
+    if merge_only and todo_shards:
+        raise RuntimeError(f'cannot merge {parts_dir}: {len(todo_shards)} of {num_shards} shards '
+                           f'are not computed yet (shards {_ranges(todo_shards)}); finish the '
+                           'parts first (or run without --merge to compute them here)')
     todo = sum(len(shard_paths[i]) for i in todo_shards)
-    if any(done):
-        log(f'resuming: {sum(done)} of {num_shards} shards already done, {todo} images to go')
-    log(f'{len(paths)} images ({kind} {source}), {num_shards} shards, workers={workers}, '
-        f'segmentation at {f"{search.scale} px" if search.scale else "full size"}, strategy '
-        f'{search.strategy}, colour space {"+".join(search.color_spaces)}')
+    what = 'shards' if part is None else f'shards of part {part[0]}/{part[1]}'
+    if len(todo_shards) < len(mine):
+        log(f'resuming: {len(mine) - len(todo_shards)} of {len(mine)} {what} already done, '
+            f'{todo} images to go')
+    total = sum(len(shard_paths[i]) for i in mine)
+    log(f'{total} images ({kind} {source}{"" if part is None else f", part {part[0]}/{part[1]}"}'
+        f'), {len(mine)} shards, workers={workers}, segmentation at '
+        f'{f"{search.scale} px" if search.scale else "full size"}, strategy {search.strategy}, '
+        f'colour space {"+".join(search.color_spaces)}')
 
     start = time.time()
-    bar = _Progress(len(paths), len(paths) - todo, progress)
+    bar = _Progress(total, total - todo, progress)
     try:
         _run_shards(base, shard_paths, todo_shards, parts_dir, fingerprint, search, box_filter,
                     workers, bar)
     except KeyboardInterrupt:
         bar.close()
-        finished = sum(osp.exists(osp.join(parts_dir, SHARD_FORMAT.format(i)))
-                       for i in range(num_shards))
-        log(f'interrupted: {finished} of {num_shards} shards are saved in {parts_dir}; run the '
+        finished = sum(osp.exists(osp.join(parts_dir, SHARD_FORMAT.format(i))) for i in mine)
+        log(f'interrupted: {finished} of {len(mine)} {what} are saved in {parts_dir}; run the '
             'same command again to compute the rest')
         raise
     bar.close()
     wall = time.time() - start
 
+    if part is not None:
+        left = sum(not osp.exists(osp.join(parts_dir, SHARD_FORMAT.format(i)))
+                   for i in range(num_shards))
+        log(f'part {part[0]}/{part[1]} done: shards {_ranges(list(mine))} in {parts_dir}; '
+            f'{left} of {num_shards} shards still to compute by other parts'
+            + ('' if left else '; all there: run with --merge to write the output'))
+        return dict(part=list(part), shards=[mine.start, mine.stop], images=total,
+                    images_computed_this_run=todo, wall_seconds_this_run=round(wall, 2),
+                    shards_missing_overall=left)
+
     report = _merge(out, report_path, parts_dir, num_shards, manifest, fingerprint, todo, wall)
-    os.unlink(lock)
     if not keep_parts:
         shutil.rmtree(parts_dir)
     return report
 
 
+def _ranges(numbers: Sequence[int]) -> str:
+    """'0-3, 7, 9-10' for [0, 1, 2, 3, 7, 9, 10]."""
+    spans = []
+    for k in numbers:
+        if spans and spans[-1][1] == k - 1:
+            spans[-1][1] = k
+        else:
+            spans.append([k, k])
+    return ', '.join(str(a) if a == b else f'{a}-{b}' for a, b in spans)
+
+
 def _run_shards(root, shard_paths, todo_shards, parts_dir, fingerprint, search, box_filter,
                 workers, bar) -> None:
     """Compute the listed shards, writing each as soon as all of its images are back."""
-    pending_shard: Dict[int, List[tuple]] = {i: [] for i in todo_shards}
+    pending_shard: Dict[int, List[ImageResult]] = {i: [] for i in todo_shards}
     shard_of = {}
     for i in todo_shards:
         for p in shard_paths[i]:
             shard_of[p] = i
 
-    def collect(results: List[tuple]) -> None:
+    def collect(results: List[ImageResult]) -> None:
         for r in results:
-            i = shard_of[r[0]]
+            i = shard_of[r.rel_path]
             pending_shard[i].append(r)
             if len(pending_shard[i]) == len(shard_paths[i]):
                 _write_shard(osp.join(parts_dir, SHARD_FORMAT.format(i)), pending_shard.pop(i), i,
                              fingerprint)
-        bar.update(len(results), sum(r[5] is not None for r in results))
+        bar.update(len(results), sum(r.error is not None for r in results))
 
     todo_paths = [p for i in todo_shards for p in shard_paths[i]]
     if workers <= 0:
@@ -348,9 +481,8 @@ def _run_shards(root, shard_paths, todo_shards, parts_dir, fingerprint, search, 
     for p in suspects:
         left = _run_pool([[p]], 1, root, search, box_filter, collect)
         if left:
-            collect([(p, np.zeros((0, 4)), (0, 0), LEVEL_EMPTY, [],
-                      'the worker process died on this image (crash in the decoder or in '
-                      'selective search)', 0, 0.0)])
+            collect([_failed(p, 'the worker process died on this image (crash in the decoder '
+                             'or in selective search)')])
 
 
 def _run_pool(chunks, workers, root, search, box_filter, collect) -> List[str]:
@@ -366,35 +498,40 @@ def _run_pool(chunks, workers, root, search, box_filter, collect) -> List[str]:
     window = max(2, workers * 4)
     while queue:
         broken = False
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                                 initargs=(root, search, box_filter)) as pool:
-            running = {}
-            try:
-                while (queue or running) and not broken:
-                    while queue and len(running) < window:
-                        c = queue.pop()
-                        running[pool.submit(_work, c)] = c
-                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for fut in finished:
-                        c = running.pop(fut)
-                        try:
-                            collect(fut.result())
-                        except BrokenProcessPool:
-                            broken = True
-                            lost.extend(c)
-                if broken:
-                    for fut, c in running.items():
-                        try:
-                            collect(fut.result())
-                        except BrokenProcessPool:
-                            lost.extend(c)
-                    running.clear()
-            except BaseException:
-                for fut in running:
-                    fut.cancel()
-                for proc in list(getattr(pool, '_processes', {}).values()):
-                    proc.terminate()
-                raise
+        # the workers' lifeline: they end when this end closes (see exit_with_parent)
+        alive_r, alive_w = ctx.Pipe(duplex=False)
+        try:
+            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                                     initargs=(root, search, box_filter, alive_r)) as pool:
+                running = {}
+                try:
+                    while (queue or running) and not broken:
+                        while queue and len(running) < window:
+                            c = queue.pop()
+                            running[pool.submit(_work, c)] = c
+                        finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                        for fut in finished:
+                            c = running.pop(fut)
+                            try:
+                                collect(fut.result())
+                            except BrokenProcessPool:
+                                broken = True
+                                lost.extend(c)
+                    if broken:
+                        for fut, c in running.items():
+                            try:
+                                collect(fut.result())
+                            except BrokenProcessPool:
+                                lost.extend(c)
+                        running.clear()
+                except BaseException:
+                    for fut in running:
+                        fut.cancel()
+                    alive_w.close()  # stop the workers now, busy or not
+                    raise
+        finally:
+            alive_w.close()
+            alive_r.close()
     return lost
 
 
