@@ -62,30 +62,60 @@ def test_half_written_shard_is_never_taken_as_done(tmp_path):
     assert not osp.exists(parts_dir)
 
 
-def test_killed_run_resumes_and_computes_only_what_is_missing(tmp_path):
+def _process_group(pgid: int) -> list:
+    """Live (not zombie) processes of a process group, from /proc."""
+    pids = []
+    for name in os.listdir('/proc'):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f'/proc/{name}/stat') as f:
+                fields = f.read().rsplit(')', 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[2]) == pgid and fields[0] != 'Z':
+            pids.append(int(name))
+    return pids
+
+
+def _wait_for(condition, seconds):
+    deadline = time.time() + seconds
+    while time.time() < deadline and not condition():
+        time.sleep(0.02)
+    return condition()
+
+
+@pytest.mark.skipif(not osp.isdir('/proc'), reason='finds the workers through /proc')
+def test_killed_run_leaves_no_process_and_resumes_computing_only_what_is_missing(tmp_path):
     root = tmp_path / 'imgs'
     paths = build_demo_collection(str(root), 16)
     out = tmp_path / 'p.npz'
     parts_dir, _ = output_paths(str(out))
     # full-size segmentation: slow enough (~0.2 s an image) to kill the run in the middle
     cmd = [sys.executable, '-m', 'data_prep.generate_proposals', str(root), '--out', str(out),
-           '--workers', '2', '--shard-size', '2', '--scale', '0', '--no-progress']
-    proc = subprocess.Popen(cmd, cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+           '--workers', '3', '--shard-size', '2', '--scale', '0', '--no-progress']
+    # a session of its own: the main process, the forkserver and the workers share one process
+    # group, whose id is the main process's pid
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True)
+    group = proc.pid
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline and proc.poll() is None:
-            if osp.isdir(parts_dir) and any(n.startswith('shard-') and n.endswith('.npz')
-                                            for n in os.listdir(parts_dir)):
-                break
-            time.sleep(0.01)
+        assert _wait_for(lambda: proc.poll() is not None or (
+            osp.isdir(parts_dir) and any(n.startswith('shard-') and n.endswith('.npz')
+                                         for n in os.listdir(parts_dir))), 120)
         assert proc.poll() is None, proc.communicate()[1].decode()
-        os.killpg(proc.pid, signal.SIGKILL)  # the main process and its workers, no cleanup
+        helpers = [p for p in _process_group(group) if p != proc.pid]
+        assert len(helpers) >= 4  # the forkserver, 3 workers (and the resource tracker)
+        os.kill(proc.pid, signal.SIGKILL)  # the main process only: no cleanup runs
+        proc.wait()
+        # every worker and the forkserver end by themselves, busy or not
+        assert _wait_for(lambda: not _process_group(group), 5), _process_group(group)
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+            proc.kill()
         proc.wait()
+        for pid in _process_group(group):  # never leave processes behind, even on failure
+            os.kill(pid, signal.SIGKILL)
     assert proc.returncode == -signal.SIGKILL
     assert not out.exists()
     saved = sorted(n for n in os.listdir(parts_dir) if n.endswith('.npz'))
@@ -106,10 +136,37 @@ def test_killed_run_resumes_and_computes_only_what_is_missing(tmp_path):
     # the resumed file holds exactly what one uninterrupted run computes
     search, box_filter = SelectiveSearch(scale=0), BoxFilter()
     for p in paths:
-        rel, kept, size, level, notes, error, n_raw, _ = pipeline.process_image(
-            str(root), p, search, box_filter)
-        np.testing.assert_array_equal(store[p], kept.astype(np.float32))
-        assert store.image_size(p) == size
+        r = pipeline.process_image(str(root), p, search, box_filter)
+        np.testing.assert_array_equal(store[p], r.boxes.astype(np.float32))
+        assert store.image_size(p) == r.size
+
+
+def test_a_second_run_on_the_same_output_is_refused_while_the_first_holds_it(tmp_path):
+    root = tmp_path / 'imgs'
+    paths = build_demo_collection(str(root), 6)
+    out = tmp_path / 'p.npz'
+    parts_dir, _ = output_paths(str(out))
+    cmd = [sys.executable, '-m', 'data_prep.generate_proposals', str(root), '--out', str(out),
+           '--workers', '0', '--shard-size', '2', '--scale', '0', '--no-progress']
+    first = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lock = osp.join(parts_dir, 'lock')
+    try:
+        # frozen while it holds the lock, so the second run surely meets it
+        assert _wait_for(lambda: first.poll() is not None or (
+            osp.exists(lock) and str(first.pid) in open(lock).read()), 60)
+        first.send_signal(signal.SIGSTOP)
+        assert first.poll() is None, first.communicate()[1].decode()
+        second = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+        assert second.returncode == 2
+        assert f'another run (pid {first.pid} on' in second.stderr
+        with pytest.raises(RuntimeError, match='another run'):
+            _run(root, out, shard_size=2, search=SelectiveSearch(scale=0))
+    finally:
+        first.send_signal(signal.SIGCONT)
+        stdout, stderr = first.communicate()
+    assert first.returncode == 0, stderr.decode()
+    assert list(ProposalStore.load(str(out)).keys()) == paths
+    assert not osp.exists(parts_dir)
 
 
 class _CrashOnMarker(SelectiveSearch):
