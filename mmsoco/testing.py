@@ -1,13 +1,16 @@
 """Model configs and hand-made batches (no data pipeline), for tests and benchmarks."""
 import copy
-import os.path as osp
 
 import numpy as np
 import torch
 from mmengine.config import Config
 from mmselfsup.structures import SelfSupDataSample
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))   # configs/ lives beside mmsoco/
+from mmsoco.utils.package_files import CHECKOUT_DIR, config_path
+
+#: The checkout root, for tests that run tools and test configs of a checkout.  Model configs are
+#: found through :func:`config_path` (the package's ``.mim/configs``), which an install also has.
+REPO = CHECKOUT_DIR
 
 
 def plain_bn(cfg):
@@ -30,7 +33,7 @@ def model_cfg(variant='fpn', tiny=False):
     ``tiny`` shrinks widths (ResNet-18, 512-wide MLPs) to keep optimisation tests quick; the
     structure (FPN P2-P5, scale-aware RoIAlign, 4conv1fc head, projector, predictor) is unchanged.
     """
-    cfg = Config.fromfile(osp.join(REPO, f'configs/_base_/models/soco_r50_{variant}.py')).model
+    cfg = Config.fromfile(config_path(f'_base_/models/soco_r50_{variant}.py')).model
     cfg = plain_bn(copy.deepcopy(cfg))
     if tiny:
         assert variant == 'fpn'

@@ -95,7 +95,15 @@ if "${PIP[@]}" show opencv-python >/dev/null 2>&1 || "${PIP[@]}" show opencv-pyt
   step "keep only opencv-contrib" bash -c "'${PIP[0]}' -m pip uninstall -y opencv-python opencv-python-headless && \
     '${PIP[0]}' -m pip install --force-reinstall --no-deps '$(pin opencv-contrib-python)'"
 fi
-step "mmsoco (editable)" "${PIP[@]}" install --no-build-isolation --no-deps -e "$ROOT"
+# openmim without its dependencies (see requirements/pins.txt), then the ones mim's commands import
+step "openmim (mim train / mim search mmsoco)" "${PIP[@]}" install --no-deps "$(pin openmim)"
+step "openmim's runtime dependencies" "${PIP[@]}" install "$(pin model-index)" click colorama \
+  tabulate rich requests pandas
+# Development install through setup.py develop (not PEP 660): it links configs/, tools/ and
+# model-index.yml into mmsoco/.mim, and leaves the package where mim looks for it (the checkout);
+# under PEP 660 mim resolves the package to site-packages/mmsoco, which does not exist.
+step "mmsoco (editable)" "${PIP[@]}" install --no-build-isolation --no-deps --no-use-pep517 \
+  -e "$ROOT"
 
 "$VENV/bin/python" -c 'import mmcv.ops, mmdet, mmselfsup, mmsoco, cv2; cv2.ximgproc.segmentation' >>"$LOG" 2>&1 || \
   die "the stack installed but does not import; see $LOG"
