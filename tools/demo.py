@@ -25,7 +25,7 @@ CONFIG = osp.join(REPO, 'configs/soco/soco_resnet50-fpn_1xb4-coslr-2e_demo.py')
 def run(step, cmd):
     print(f'\n== {step}\n$ {" ".join(cmd)}', flush=True)
     t0 = time.time()
-    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    env = dict(os.environ)
     env.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
     if subprocess.call(cmd, cwd=REPO, env=env):
         sys.exit(f'demo: step "{step}" failed (command above); fix it and run the demo again: '
@@ -45,7 +45,6 @@ def main():
     py = sys.executable
     t0 = time.time()
 
-    sys.path.insert(0, REPO)
     from data_prep.demo_collection import build_demo_collection
     print(f'== demo collection: {args.images} images -> {data}/train', flush=True)
     build_demo_collection(data, n_images=args.images)

@@ -23,17 +23,20 @@ if [ -z "$CONFIG" ] || ! [[ "$GPUS" =~ ^[1-9][0-9]*$ ]]; then
   exit 2
 fi
 
-# CUDA GPUs this node gives the job: what CUDA_VISIBLE_DEVICES exposes, else what nvidia-smi lists.
+# CUDA GPUs this node gives the job: what nvidia-smi lists, narrowed by CUDA_VISIBLE_DEVICES.
 count_gpus() {
+  local n=0 visible
+  command -v nvidia-smi >/dev/null 2>&1 && n=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU ')
   if [ -n "${CUDA_VISIBLE_DEVICES+x}" ]; then
-    local visible="${CUDA_VISIBLE_DEVICES// /}"
-    [ -z "$visible" ] || [ "${visible:0:2}" = "-1" ] && { echo 0; return; }
-    echo "$visible" | tr ',' '\n' | grep -c .
-  elif command -v nvidia-smi >/dev/null 2>&1; then
-    nvidia-smi -L 2>/dev/null | grep -c '^GPU '
-  else
-    echo 0
+    visible="${CUDA_VISIBLE_DEVICES// /}"
+    if [ -z "$visible" ] || [ "${visible:0:2}" = "-1" ]; then
+      visible=0
+    else
+      visible=$(echo "$visible" | tr ',' '\n' | grep -c .)
+    fi
+    if ! command -v nvidia-smi >/dev/null 2>&1 || [ "$visible" -lt "$n" ]; then n=$visible; fi
   fi
+  echo "$n"
 }
 
 if [ "$DEVICE" != cpu ]; then
@@ -43,7 +46,9 @@ if [ "$DEVICE" != cpu ]; then
       # the largest per-node count that divides GPUS and fits this node (8 if no GPU was found)
       PER_NODE=$(( FOUND > 0 ? FOUND : 8 ))
       while [ $(( GPUS % PER_NODE )) -ne 0 ]; do PER_NODE=$(( PER_NODE - 1 )); done
-      echo "dist_train.sh: asked for $GPUS GPUs on this node but found $FOUND; GPUS counts" \
+      NOTE=""
+      [ "$FOUND" -eq 0 ] && NOTE=" (no CUDA GPU visible; without DEVICE=cuda it runs on CPUs with gloo)"
+      echo "dist_train.sh: asked for $GPUS GPUs on this node but found $FOUND$NOTE; GPUS counts" \
         "GPUs per node, so spread the job over nodes: NNODES=$(( GPUS / PER_NODE ))" \
         "NODE_RANK=.. MASTER_ADDR=.. tools/dist_train.sh $CONFIG $PER_NODE" >&2
       exit 1

@@ -11,18 +11,14 @@ Examples:
         --proposals data/demo/proposals.npz --num-views 4 --out views.png
 """
 import argparse
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
+from mmengine.config import Config, DictAction
+from mmengine.registry import init_default_scope
 
-from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.registry import init_default_scope  # noqa: E402
-
-import mmsoco  # noqa: E402,F401  (registers the transforms and the dataset)
-from mmsoco.datasets import soco_train_pipeline  # noqa: E402
-from mmsoco.datasets.visualization import save_sample_views  # noqa: E402
-from mmsoco.registry import DATASETS  # noqa: E402
+import mmsoco  # noqa: F401  (registers the transforms and the dataset)
+from mmsoco.datasets import soco_train_pipeline
+from mmsoco.datasets.visualization import save_sample_views
+from mmsoco.registry import DATASETS
 
 
 def parse_args():
