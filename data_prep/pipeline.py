@@ -338,102 +338,101 @@ def generate_proposals(source: str,
         raise FileExistsError(f'{out} exists but was made from other images or settings; pass '
                               '--overwrite to replace it, or choose another --out')
 
+    num_shards = math.ceil(len(paths) / shard_size)
+    manifest = dict(tool=TOOL, fingerprint=fingerprint, images=len(paths), shard_size=shard_size,
+                    shards=num_shards, source=os.fspath(source), root=base, settings=settings)
     os.makedirs(parts_dir, exist_ok=True)
     lock = _take_lock(parts_dir, part)
     try:
-        return _generate(paths, kind, source, base, settings, fingerprint, out, parts_dir,
-                         report_path, search, box_filter, workers, shard_size, overwrite,
-                         keep_parts, progress, log, part, merge_only)
+        if overwrite:
+            _discard(out, report_path, parts_dir)
+        shard_paths = [paths[i * shard_size:(i + 1) * shard_size] for i in range(num_shards)]
+        manifest_path = osp.join(parts_dir, 'manifest.json')
+        if osp.exists(manifest_path):
+            with open(manifest_path) as f:
+                old = json.load(f)
+            if (old.get('fingerprint'), old.get('shard_size')) != (fingerprint, shard_size):
+                raise FileExistsError(
+                    f'{parts_dir} holds an unfinished run over other images or settings; run that '
+                    'command again to finish it, or pass --overwrite to discard it')
+        else:  # parts may start together: each writes the same manifest under its own temp name
+            fd, tmp = tempfile.mkstemp(prefix='manifest.json.', suffix='.tmp', dir=parts_dir)
+            with os.fdopen(fd, 'w') as f:
+                json.dump(manifest, f, indent=1)
+            os.replace(tmp, manifest_path)
+
+        mine = part_shards(num_shards, part)
+        for name in os.listdir(parts_dir):  # leftovers of a killed writer of our shards
+            if name.endswith('.tmp') and name.startswith('shard-'):
+                try:
+                    shard = int(name[len('shard-'):].split('.')[0])
+                except ValueError:
+                    continue
+                if shard in mine:
+                    os.unlink(osp.join(parts_dir, name))
+        done = {i: _shard_ok(osp.join(parts_dir, SHARD_FORMAT.format(i)), shard_paths[i],
+                             fingerprint) for i in mine}
+        todo_shards = [i for i in mine if not done[i]]
+        if merge_only and todo_shards:
+            raise RuntimeError(f'cannot merge {parts_dir}: {len(todo_shards)} of {num_shards} '
+                               f'shards are not computed yet (shards {_ranges(todo_shards)}); '
+                               'finish the parts first (or run without --merge to compute them '
+                               'here)')
+        todo = sum(len(shard_paths[i]) for i in todo_shards)
+        what = 'shards' if part is None else f'shards of part {part[0]}/{part[1]}'
+        if len(todo_shards) < len(mine):
+            log(f'resuming: {len(mine) - len(todo_shards)} of {len(mine)} {what} already done, '
+                f'{todo} images to go')
+        total = sum(len(shard_paths[i]) for i in mine)
+        which = '' if part is None else f', part {part[0]}/{part[1]}'
+        log(f'{total} images ({kind} {source}{which}), {len(mine)} shards, workers={workers}, '
+            'segmentation at '
+            f'{f"{search.scale} px" if search.scale else "full size"}, strategy {search.strategy}, '
+            f'colour space {"+".join(search.color_spaces)}')
+
+        start = time.time()
+        bar = _Progress(total, total - todo, progress)
+        try:
+            _run_shards(base, shard_paths, todo_shards, parts_dir, fingerprint, search,
+                        box_filter, workers, bar)
+        except KeyboardInterrupt:
+            bar.close()
+            finished = sum(osp.exists(osp.join(parts_dir, SHARD_FORMAT.format(i))) for i in mine)
+            log(f'interrupted: {finished} of {len(mine)} {what} are saved in {parts_dir}; run the '
+                'same command again to compute the rest')
+            raise
+        bar.close()
+        wall = time.time() - start
+
+        if part is not None:
+            left = sum(not osp.exists(osp.join(parts_dir, SHARD_FORMAT.format(i)))
+                       for i in range(num_shards))
+            log(f'part {part[0]}/{part[1]} done: shards {_ranges(list(mine))} in {parts_dir}; '
+                f'{left} of {num_shards} shards still to compute by other parts'
+                + ('' if left else '; all there: run with --merge to write the output'))
+            return dict(part=list(part), shards=[mine.start, mine.stop], images=total,
+                        images_computed_this_run=todo, wall_seconds_this_run=round(wall, 2),
+                        shards_missing_overall=left)
+
+        report = _merge(out, report_path, parts_dir, num_shards, manifest, fingerprint, todo, wall)
+        if not keep_parts:
+            shutil.rmtree(parts_dir)
+        return report
     finally:
         os.close(lock)
 
 
-def _generate(paths, kind, source, base, settings, fingerprint, out, parts_dir, report_path,
-              search, box_filter, workers, shard_size, overwrite, keep_parts, progress, log,
-              part, merge_only) -> dict:
-    """:func:`generate_proposals` once the parts folder is locked."""
-    if overwrite:
-        for p in (out, report_path):
-            if osp.exists(p):
-                os.unlink(p)
-        for name in os.listdir(parts_dir):
-            if name != _lock_name(None):
-                p = osp.join(parts_dir, name)
-                shutil.rmtree(p) if osp.isdir(p) else os.unlink(p)
-
-    num_shards = math.ceil(len(paths) / shard_size)
-    shard_paths = [paths[i * shard_size:(i + 1) * shard_size] for i in range(num_shards)]
-    manifest_path = osp.join(parts_dir, 'manifest.json')
-    manifest = dict(tool=TOOL, fingerprint=fingerprint, images=len(paths), shard_size=shard_size,
-                    shards=num_shards, source=os.fspath(source), root=base, settings=settings)
-    if osp.exists(manifest_path):
-        with open(manifest_path) as f:
-            old = json.load(f)
-        if (old.get('fingerprint'), old.get('shard_size')) != (fingerprint, shard_size):
-            raise FileExistsError(
-                f'{parts_dir} holds an unfinished run over other images or settings; run that '
-                'command again to finish it, or pass --overwrite to discard it')
-    else:  # parts may start together: each writes the same manifest under its own temp name
-        fd, tmp = tempfile.mkstemp(prefix='manifest.json.', suffix='.tmp', dir=parts_dir)
-        with os.fdopen(fd, 'w') as f:
-            json.dump(manifest, f, indent=1)
-        os.replace(tmp, manifest_path)
-
-    mine = part_shards(num_shards, part)
-    for name in os.listdir(parts_dir):  # leftovers of a killed writer of our shards
-        if name.endswith('.tmp') and name.startswith('shard-'):
-            try:
-                shard = int(name[len('shard-'):].split('.')[0])
-            except ValueError:
-                continue
-            if shard in mine:
-                os.unlink(osp.join(parts_dir, name))
-    done = {i: _shard_ok(osp.join(parts_dir, SHARD_FORMAT.format(i)), shard_paths[i],
-                         fingerprint) for i in mine}
-    todo_shards = [i for i in mine if not done[i]]
-    if merge_only and todo_shards:
-        raise RuntimeError(f'cannot merge {parts_dir}: {len(todo_shards)} of {num_shards} shards '
-                           f'are not computed yet (shards {_ranges(todo_shards)}); finish the '
-                           'parts first (or run without --merge to compute them here)')
-    todo = sum(len(shard_paths[i]) for i in todo_shards)
-    what = 'shards' if part is None else f'shards of part {part[0]}/{part[1]}'
-    if len(todo_shards) < len(mine):
-        log(f'resuming: {len(mine) - len(todo_shards)} of {len(mine)} {what} already done, '
-            f'{todo} images to go')
-    total = sum(len(shard_paths[i]) for i in mine)
-    log(f'{total} images ({kind} {source}{"" if part is None else f", part {part[0]}/{part[1]}"}'
-        f'), {len(mine)} shards, workers={workers}, segmentation at '
-        f'{f"{search.scale} px" if search.scale else "full size"}, strategy {search.strategy}, '
-        f'colour space {"+".join(search.color_spaces)}')
-
-    start = time.time()
-    bar = _Progress(total, total - todo, progress)
-    try:
-        _run_shards(base, shard_paths, todo_shards, parts_dir, fingerprint, search, box_filter,
-                    workers, bar)
-    except KeyboardInterrupt:
-        bar.close()
-        finished = sum(osp.exists(osp.join(parts_dir, SHARD_FORMAT.format(i))) for i in mine)
-        log(f'interrupted: {finished} of {len(mine)} {what} are saved in {parts_dir}; run the '
-            'same command again to compute the rest')
-        raise
-    bar.close()
-    wall = time.time() - start
-
-    if part is not None:
-        left = sum(not osp.exists(osp.join(parts_dir, SHARD_FORMAT.format(i)))
-                   for i in range(num_shards))
-        log(f'part {part[0]}/{part[1]} done: shards {_ranges(list(mine))} in {parts_dir}; '
-            f'{left} of {num_shards} shards still to compute by other parts'
-            + ('' if left else '; all there: run with --merge to write the output'))
-        return dict(part=list(part), shards=[mine.start, mine.stop], images=total,
-                    images_computed_this_run=todo, wall_seconds_this_run=round(wall, 2),
-                    shards_missing_overall=left)
-
-    report = _merge(out, report_path, parts_dir, num_shards, manifest, fingerprint, todo, wall)
-    if not keep_parts:
-        shutil.rmtree(parts_dir)
-    return report
+def _discard(out: str, report_path: str, parts_dir: str) -> None:
+    """Remove a result, its report and everything in the parts folder but our lock."""
+    for p in (out, report_path):
+        if osp.exists(p):
+            os.unlink(p)
+    for name in os.listdir(parts_dir):
+        p = osp.join(parts_dir, name)
+        if osp.isdir(p):
+            shutil.rmtree(p)
+        elif name != _lock_name(None):
+            os.unlink(p)
 
 
 def _ranges(numbers: Sequence[int]) -> str:
