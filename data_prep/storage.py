@@ -184,7 +184,8 @@ class ProposalStore:
                 starts = sorted(i.header_offset for i in zf.infolist()) + [size]
                 ends = {i.header_offset: starts[starts.index(i.header_offset) + 1]
                         for i in infos.values()}
-                layout = meta.get('members') or {}
+                layout = meta.get('members')
+                layout = layout if isinstance(layout, dict) else {}
                 arrays, copied = dict(meta=meta_arr), []
                 for name in _ARRAYS:
                     info = infos[name]
@@ -392,9 +393,8 @@ def _mapped_member(f, mm, info: zipfile.ZipInfo, start, end: int) -> Optional[np
     when it lies inside the member's zip entry, numpy's header reader finds a plain C-ordered
     array header there, and header plus data fill exactly the member's stored size.
     """
-    if mm is None or start is None or info.compress_type != zipfile.ZIP_STORED:
+    if mm is None or not isinstance(start, int) or info.compress_type != zipfile.ZIP_STORED:
         return None
-    start = int(start)
     if not info.header_offset < start <= end - info.file_size:
         return None
     f.seek(start)
