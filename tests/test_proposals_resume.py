@@ -85,15 +85,20 @@ def _wait_for(condition, seconds):
     return condition()
 
 
+def _cli_run(tmp_path, images: int, workers: int):
+    """A demo collection and the command computing it at full size (~0.2 s an image: slow
+    enough to act on the run in the middle), in shards of 2 images."""
+    root = tmp_path / 'imgs'
+    paths = build_demo_collection(str(root), images)
+    out = tmp_path / 'p.npz'
+    cmd = [sys.executable, '-m', 'data_prep.generate_proposals', str(root), '--out', str(out),
+           '--workers', str(workers), '--shard-size', '2', '--scale', '0', '--no-progress']
+    return root, paths, out, output_paths(str(out))[0], cmd
+
+
 @pytest.mark.skipif(not osp.isdir('/proc'), reason='finds the workers through /proc')
 def test_killed_run_leaves_no_process_and_resumes_computing_only_what_is_missing(tmp_path):
-    root = tmp_path / 'imgs'
-    paths = build_demo_collection(str(root), 16)
-    out = tmp_path / 'p.npz'
-    parts_dir, _ = output_paths(str(out))
-    # full-size segmentation: slow enough (~0.2 s an image) to kill the run in the middle
-    cmd = [sys.executable, '-m', 'data_prep.generate_proposals', str(root), '--out', str(out),
-           '--workers', '3', '--shard-size', '2', '--scale', '0', '--no-progress']
+    root, paths, out, parts_dir, cmd = _cli_run(tmp_path, 16, workers=3)
     # a session of its own: the main process, the forkserver and the workers share one process
     # group, whose id is the main process's pid
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -142,12 +147,7 @@ def test_killed_run_leaves_no_process_and_resumes_computing_only_what_is_missing
 
 
 def test_a_second_run_on_the_same_output_is_refused_while_the_first_holds_it(tmp_path):
-    root = tmp_path / 'imgs'
-    paths = build_demo_collection(str(root), 6)
-    out = tmp_path / 'p.npz'
-    parts_dir, _ = output_paths(str(out))
-    cmd = [sys.executable, '-m', 'data_prep.generate_proposals', str(root), '--out', str(out),
-           '--workers', '0', '--shard-size', '2', '--scale', '0', '--no-progress']
+    root, paths, out, parts_dir, cmd = _cli_run(tmp_path, 6, workers=0)
     first = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     lock = osp.join(parts_dir, 'lock')
     try:
