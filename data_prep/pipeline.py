@@ -38,6 +38,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
@@ -237,10 +238,17 @@ def _take_lock(parts_dir: str, part: Optional[Tuple[int, int]] = None) -> int:
     return fd
 
 
+def _load_shard(path: str) -> ProposalStore:
+    """A shard; one of an older format version is read into memory without a warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', UserWarning)
+        return ProposalStore.load(path)
+
+
 def _shard_ok(path: str, expected: Sequence[str], fingerprint: str) -> bool:
     """A shard file is done when it opens and covers exactly its images."""
     try:
-        store = ProposalStore.load(path)
+        store = _load_shard(path)
         meta = store.meta
         failed = {p for p, _ in meta.get('failed', [])}
         if meta.get('fingerprint') != fingerprint:
@@ -542,7 +550,7 @@ def _merge(out, report_path, parts_dir, num_shards, manifest, fingerprint, compu
     levels = np.zeros(256, dtype=np.int64)
     level_images = {LEVEL_RATIO_ONLY: [], LEVEL_UNFILTERED: [], LEVEL_EMPTY: []}
     for path in files:
-        store = ProposalStore.load(path)
+        store = _load_shard(path)
         meta = store.meta
         failed += meta['failed']
         notes.update(meta['notes'])
@@ -555,7 +563,7 @@ def _merge(out, report_path, parts_dir, num_shards, manifest, fingerprint, compu
     n_ok = int(levels.sum())
 
     def part(path):
-        return lambda: ProposalStore.load(path).arrays()
+        return lambda: _load_shard(path).arrays()
 
     counts = dict(filtered=int(levels[LEVEL_FILTERED]), ratio_only=int(levels[LEVEL_RATIO_ONLY]),
                   unfiltered=int(levels[LEVEL_UNFILTERED]), empty=int(levels[LEVEL_EMPTY]),
