@@ -393,10 +393,13 @@ def generate_proposals(source: str,
                 f'{todo} images to go')
         total = sum(len(shard_paths[i]) for i in mine)
         which = '' if part is None else f', part {part[0]}/{part[1]}'
-        log(f'{total} images ({kind} {source}{which}), {len(mine)} shards, workers={workers}, '
-            'segmentation at '
-            f'{f"{search.scale} px" if search.scale else "full size"}, strategy {search.strategy}, '
-            f'colour space {"+".join(search.color_spaces)}')
+        if merge_only:
+            log(f'merging the {num_shards} shards of {total} images ({kind} {source}) into {out}')
+        else:
+            scale = f'{search.scale} px' if search.scale else 'full size'
+            log(f'{total} images ({kind} {source}{which}), {len(mine)} shards, '
+                f'workers={workers}, segmentation at {scale}, strategy {search.strategy}, '
+                f'colour space {"+".join(search.color_spaces)}')
 
         start = time.time()
         bar = _Progress(total, total - todo, progress)
