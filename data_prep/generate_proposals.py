@@ -32,8 +32,9 @@ import os
 import sys
 
 from data_prep.filters import BoxFilter
-from data_prep.selective_search import (COLOR_SPACES, DEFAULT_COLOR_SPACES, DEFAULT_SCALE,
-                                        DEFAULT_STRATEGY, STRATEGIES, SelectiveSearch)
+from data_prep.selective_search import (COLOR_SPACES, DEFAULT_COLOR_SPACES, DEFAULT_K,
+                                        DEFAULT_SCALE, DEFAULT_STRATEGY, STRATEGIES,
+                                        SelectiveSearch)
 
 
 def _part(text: str):
@@ -72,7 +73,7 @@ def parse_args(argv=None):
                         choices=sorted(COLOR_SPACES),
                         help='colour space(s) to group in; each adds a pass')
     parser.add_argument('--sigma', type=float, default=0.9, help='Felzenszwalb sigma')
-    parser.add_argument('--k', type=float, nargs='+', default=[300.0],
+    parser.add_argument('--k', type=float, nargs='+', default=list(DEFAULT_K),
                         help='Felzenszwalb k (threshold); several values add segmentations')
     parser.add_argument('--min-size', type=int, default=100, help='Felzenszwalb min segment size')
     parser.add_argument('--min-side', type=float, default=32.0, help='filter: min box w and h')

@@ -63,7 +63,7 @@ def test_real_photos_end_to_end(demo, tmp_path):
     with open(report_path) as fh:
         assert json.load(fh)['boxes']['kept_total'] == store.num_boxes
     assert store.meta['settings']['search']['sigma'] == 0.9
-    assert store.meta['settings']['search']['k'] == [300.0]
+    assert store.meta['settings']['search']['k'] == [300.0, 100.0, 50.0]
     assert store.meta['settings']['search']['min_size'] == 100
 
 
