@@ -1,50 +1,68 @@
 """Measure the proposal stage: speed, boxes kept, recall, and the proposals file at ImageNet scale.
 
-Prints, for selective search as set up in ``selective_search.py`` (one process, one OpenCV
-thread):
+Proposals, on any labelled detection set (Pascal VOC XML, YOLO txt, COCO json; see
+``data_prep/annotations.py``) or, without ``--dataset``, on 60 hand-placed boxes on 9 photos
+bundled with scikit-image (``skimage_boxes.json``, resized to a 500 px longer side):
 
-- seconds per image and images/s per core on real photos at ImageNet size (longer side 500 px,
-  e.g. 500x333, 500x375),
-- raw and kept (after the paper's filter) proposals per image,
-- recall at IoU >= 0.5 of the hand-annotated boxes in ``skimage_boxes.json`` (60 objects on 9
-  photos bundled with scikit-image), over raw and over kept proposals,
+- raw and kept (after the paper's filter and its fallbacks) proposals per image,
+- recall at IoU >= 0.5 of the annotated boxes by the raw and by the kept proposals, and by the
+  kept proposals of the annotated boxes the paper's filter can keep ("eligible"),
+- seconds per image on one thread (``cv2.setNumThreads(1)``, OMP/BLAS threads 1).
 
-the same for the pure-Python ``selectivesearch`` package (PyPI, 0.4; the one the original SoCo
-code used) when it is installed, at the same Felzenszwalb parameters; optionally a sweep of
-segmentation scale / strategy / colour space; and the load time and resident memory of a
-synthetic proposals file the size of ImageNet-1k train.
+When the pure-Python ``selectivesearch`` package (0.4, what the original SoCo code used) is
+importable, it runs as the reference at the same Felzenszwalb parameters on the full-size image,
+and again on the copy our default segments (``--split-speedup``), so the speed-up splits into
+resolution and implementation. All methods run in the same process, image by image, in an
+order rotated per image, so that load from other work slows all of them alike.
 
-    python -m data_prep.benchmark                      # everything (a few minutes on 2 cores)
-    python -m data_prep.benchmark --sweep              # plus the speed/recall trade-off table
-    python -m data_prep.benchmark --skip-storage --repeats 5
+    python -m data_prep.benchmark --dataset ../shared/datasets/raccoon --format voc \
+        --skip-pipeline --skip-storage
+    python -m data_prep.benchmark --dataset DIR --format yolo --split val2017 --limit 50
+    python -m data_prep.benchmark --dataset train.json --format coco --images DIR/train
+    python -m data_prep.benchmark --sweep --limit 20 ...   # other settings too (trade-off)
+    python -m data_prep.benchmark --skip-proposals --skip-pipeline   # the file at 1.28M images
 
-``selectivesearch`` is a benchmark-only dependency: ``pip install selectivesearch==0.4``.
-The machine's load average is printed at the start and the end: timings taken while other
-work runs are slower.
+``selectivesearch`` is a benchmark-only dependency (``pip install --no-deps --target
+/tmp/ssbench selectivesearch==0.4``, then ``PYTHONPATH=/tmp/ssbench``; it needs scikit-image).
+The load average is printed at the start and the end: timings taken while other work runs are
+slower.
 """
-import argparse
-import json
 import os
-import os.path as osp
-import platform
-import subprocess
-import sys
-import tempfile
-import time
-import warnings
 
-if __package__ in (None, ''):  # run as a script: python data_prep/benchmark.py
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+for _var in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'):
+    os.environ.setdefault(_var, '1')  # one thread, set before numpy loads its BLAS
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os.path as osp  # noqa: E402
+import platform  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from typing import Callable, List, Optional  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 BOXES_FILE = osp.join(osp.dirname(osp.abspath(__file__)), 'skimage_boxes.json')
 IMAGENET_TRAIN_IMAGES = 1281167
+ORIGINAL = 'selectivesearch 0.4, full size (original)'
 
 
-# ------------------------------------------------------------------------------ recall set
-def load_recall_set(max_side: int = 500):
-    """[(name, BGR image with longer side ``max_side``, annotated boxes (n, 4) scaled)]."""
+# ------------------------------------------------------------------------------ recall sets
+@dataclass
+class Sample:
+    """One benchmark image: name, (H, W, 3) uint8 BGR image, annotated boxes (n, 4)."""
+
+    name: str
+    image: np.ndarray
+    gt: np.ndarray
+
+
+def load_recall_set(max_side: int = 500) -> List[Sample]:
+    """The 9 bundled scikit-image photos, longer side ``max_side``, with their hand boxes."""
     import cv2
 
     from data_prep.demo_collection import skimage_data_dir
@@ -58,7 +76,52 @@ def load_recall_set(max_side: int = 500):
         img = cv2.resize(img, (round(w * s), round(h * s)),
                          interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
         gt = np.array([o['box'] for o in objs], dtype=np.float64) * s
-        out.append((name, img, gt))
+        out.append(Sample(name, img, gt))
+    return out
+
+
+def load_labelled_set(dataset: str, fmt: str, images: Optional[str] = None,
+                      annotations: Optional[str] = None, split: Optional[str] = None,
+                      limit: int = 0, max_side: int = 0,
+                      log: Callable[[str], None] = print) -> List[Sample]:
+    """Images of a labelled set with their boxes (``data_prep.annotations.load_dataset``).
+
+    ``limit`` > 0 takes that many images evenly spread over the sorted list (a fixed subset);
+    ``max_side`` > 0 shrinks larger images (and their boxes) to that longer side. Images
+    without any box are left out (they cannot measure recall) and counted.
+    """
+    import cv2
+
+    from data_prep.annotations import load_dataset
+    from data_prep.image_io import ImageError, read_image
+    ds = load_dataset(dataset, fmt, images=images, annotations=annotations, split=split)
+    records = [r for r in ds.images if len(r.boxes)]
+    log(f'{dataset} ({fmt}): {ds.summary()}; {len(ds.images) - len(records)} without boxes '
+        f'left out')
+    for path, reason in ds.skipped:
+        log(f'  skipped {path}: {reason}')
+    if limit and limit < len(records):
+        idx = np.linspace(0, len(records) - 1, limit).round().astype(int)
+        records = [records[i] for i in idx]
+    out = []
+    for r in records:
+        try:
+            img, _ = read_image(ds.path(r))
+        except ImageError as e:
+            log(f'  skipped {ds.path(r)}: {e}')
+            continue
+        gt = r.boxes.copy()
+        if img.shape[1::-1] != (r.width, r.height):  # annotation size vs decoded image
+            log(f'  skipped {ds.path(r)}: decoded {img.shape[1]}x{img.shape[0]}, annotated '
+                f'{r.width}x{r.height}')
+            continue
+        h, w = img.shape[:2]
+        if max_side and max(h, w) > max_side:
+            s = max_side / max(h, w)
+            img = cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))),
+                             interpolation=cv2.INTER_AREA)
+            gt *= np.array([img.shape[1] / w, img.shape[0] / h] * 2)
+        out.append(Sample(r.file_name, img, gt))
     return out
 
 
@@ -76,43 +139,19 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def covered(gt: np.ndarray, boxes: np.ndarray, thr: float = 0.5) -> np.ndarray:
     """bool (n,): annotated box i is matched by some proposal with IoU >= thr."""
-    if len(boxes) == 0:
+    if len(boxes) == 0 or len(gt) == 0:
         return np.zeros(len(gt), dtype=bool)
     return box_iou(gt, boxes).max(axis=1) >= thr
 
 
-def evaluate(name, propose, images, repeats, box_filter):
-    """Time ``propose`` (BGR image -> raw boxes x1y1x2y2) and measure its recall."""
-    times, raw_n, kept_n = [], [], []
-    hit_raw = hit_kept = hit_elig = n_gt = n_elig = 0
-    for _, img, gt in images:
-        t = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            raw = propose(img)
-            t.append(time.perf_counter() - start)
-        times.append(float(np.median(t)))
-        h, w = img.shape[:2]
-        kept, _ = box_filter.select(raw, w, h)
-        raw_n.append(len(raw))
-        kept_n.append(len(kept))
-        eligible = box_filter.mask(gt, w, h)
-        hit_raw += covered(gt, raw).sum()
-        hk = covered(gt, kept)
-        hit_kept += hk.sum()
-        hit_elig += hk[eligible].sum()
-        n_gt += len(gt)
-        n_elig += eligible.sum()
-    s = float(np.mean(times))
-    return dict(name=name, seconds_per_image=s, images_per_second_per_core=1.0 / s,
-                raw_per_image=float(np.mean(raw_n)), kept_per_image=float(np.mean(kept_n)),
-                recall_raw=hit_raw / n_gt, recall_kept=hit_kept / n_gt,
-                recall_kept_eligible=hit_elig / max(n_elig, 1), objects=int(n_gt),
-                eligible_objects=int(n_elig))
+# ------------------------------------------------------------------------------ methods
+def pure_python_baseline(sigma: float, k: float, min_size: int, working_side: int = 0):
+    """The ``selectivesearch`` package (0.4) as a propose function; None if not installed.
 
-
-def pure_python_baseline(sigma, k, min_size):
-    """The ``selectivesearch`` package (0.4) as a propose function; None if not installed."""
+    Args:
+        working_side (int): 0 runs it on the image as given (the original); > 0 on a copy
+            shrunk to that longer side (``cv2.INTER_AREA``, as ours), boxes mapped back.
+    """
     try:
         import selectivesearch
     except ImportError:
@@ -120,26 +159,125 @@ def pure_python_baseline(sigma, k, min_size):
     import cv2
 
     def propose(img):
+        h, w = img.shape[:2]
+        small = img
+        if working_side and max(h, w) > working_side:
+            f = working_side / max(h, w)
+            small = cv2.resize(img, (max(1, round(w * f)), max(1, round(h * f))),
+                               interpolation=cv2.INTER_AREA)
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
             _, regions = selectivesearch.selective_search(
-                cv2.cvtColor(img, cv2.COLOR_BGR2RGB), scale=k, sigma=sigma, min_size=min_size)
+                cv2.cvtColor(small, cv2.COLOR_BGR2RGB), scale=k, sigma=sigma, min_size=min_size)
         # its rect is (min_x, min_y, max_x - min_x, max_y - min_y) with inclusive max
         r = np.array([reg['rect'] for reg in regions], dtype=np.float64).reshape(-1, 4)
         boxes = np.concatenate([r[:, :2], r[:, :2] + r[:, 2:] + 1], axis=1)
+        if small is not img:
+            sh, sw = small.shape[:2]
+            boxes = np.round(boxes * np.array([w / sw, h / sh] * 2))
         return np.unique(boxes, axis=0)
 
     return propose
 
 
+@dataclass
+class Method:
+    """A named propose function (BGR image -> raw boxes x1y1x2y2) and what it measured."""
+
+    name: str
+    propose: Callable
+    setting: dict = field(default_factory=dict)
+    times: list = field(default_factory=list)
+    raw_n: list = field(default_factory=list)
+    kept_n: list = field(default_factory=list)
+    levels: list = field(default_factory=list)
+    hit_raw: int = 0
+    hit_kept: int = 0
+    hit_elig: int = 0
+
+    def summary(self, n_gt: int, n_elig: int) -> dict:
+        s = float(np.mean(self.times))
+        return dict(name=self.name, setting=self.setting, images=len(self.times),
+                    seconds_per_image=s, images_per_second_per_core=1.0 / s,
+                    raw_per_image=float(np.mean(self.raw_n)),
+                    kept_per_image=float(np.mean(self.kept_n)),
+                    recall_raw=self.hit_raw / max(n_gt, 1),
+                    recall_kept=self.hit_kept / max(n_gt, 1),
+                    recall_kept_eligible=self.hit_elig / max(n_elig, 1),
+                    fallback_images=int(sum(lv in (1, 2) for lv in self.levels)),
+                    objects=int(n_gt), eligible_objects=int(n_elig))
+
+
+def evaluate(methods: List[Method], samples: List[Sample], repeats: int, box_filter,
+             progress: bool = False) -> List[dict]:
+    """Run every method on every image, interleaved: for image i the methods run in an order
+    rotated by i, each ``repeats`` times (mean), so machine load hits all of them alike."""
+    n_gt = n_elig = 0
+    t_start = time.perf_counter()
+    for i, smp in enumerate(samples):
+        h, w = smp.image.shape[:2]
+        eligible = box_filter.mask(smp.gt, w, h)
+        n_gt += len(smp.gt)
+        n_elig += int(eligible.sum())
+        order = [methods[(i + j) % len(methods)] for j in range(len(methods))]
+        for m in order:
+            t = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                raw = m.propose(smp.image)
+                t.append(time.perf_counter() - start)
+            m.times.append(float(np.mean(t)))
+            kept, level = box_filter.select(raw, w, h)
+            m.raw_n.append(len(raw))
+            m.kept_n.append(len(kept))
+            m.levels.append(level)
+            m.hit_raw += int(covered(smp.gt, raw).sum())
+            hk = covered(smp.gt, kept)
+            m.hit_kept += int(hk.sum())
+            m.hit_elig += int(hk[eligible].sum())
+        if progress and (i + 1) % 10 == 0:
+            print(f'  ... {i + 1}/{len(samples)} images, {time.perf_counter() - t_start:.0f} s',
+                  file=sys.stderr, flush=True)
+    return [m.summary(n_gt, n_elig) for m in methods]
+
+
 def _row(r):
-    return (f"{r['name']:44s} {r['seconds_per_image']:7.3f} {r['images_per_second_per_core']:7.1f}"
-            f" {r['raw_per_image']:6.1f} {r['kept_per_image']:6.1f} {r['recall_raw']:6.3f}"
-            f" {r['recall_kept']:6.3f} {r['recall_kept_eligible']:6.3f}")
+    return (f"{r['name']:46s} {r['seconds_per_image']:7.3f} {r['images_per_second_per_core']:6.1f}"
+            f" {r['raw_per_image']:7.1f} {r['kept_per_image']:6.1f} {r['recall_raw']:6.3f}"
+            f" {r['recall_kept']:6.3f} {r['recall_kept_eligible']:6.3f}"
+            f" {r['fallback_images']:4d}")
 
 
-_HEADER = (f"{'setting':44s} {'s/img':>7s} {'img/s':>7s} {'raw':>6s} {'kept':>6s} {'R raw':>6s}"
-           f" {'R kept':>6s} {'R elig':>6s}")
+_HEADER = (f"{'setting':46s} {'s/img':>7s} {'img/s':>6s} {'raw':>7s} {'kept':>6s} {'R raw':>6s}"
+           f" {'R kept':>6s} {'R elig':>6s} {'fall':>4s}")
+
+
+def _describe(s) -> str:
+    return (f"sigma {s.sigma:g}, k {'/'.join(f'{k:g}' for k in s.k)}, min {s.min_size}, "
+            f"{'+'.join(s.color_spaces)}, strategy {s.strategy}, scale {s.scale}"
+            f"{', params rescaled' if getattr(s, 'rescale_params', False) else ''}")
+
+
+def sweep_settings():
+    """(name, SelectiveSearch) of the trade-off sweep: resolution, segmentation scales,
+    colour spaces, strategies and parameter rescaling around the default."""
+    from data_prep.selective_search import SelectiveSearch as S
+    out = []
+    for scale in (300, 400, 500):
+        for rescale in (False, True):
+            out.append((f'scale {scale}{", rescaled" if rescale else ""}',
+                        S(scale=scale, rescale_params=rescale)))
+    for scale in (300, 400, 500):
+        out.append((f'scale {scale}, rescaled, k 300+150',
+                    S(scale=scale, rescale_params=True, k=(300, 150))))
+        out.append((f'scale {scale}, rescaled, rgb+hsv',
+                    S(scale=scale, rescale_params=True, color_spaces=('rgb', 'hsv'))))
+        out.append((f'scale {scale}, rescaled, rgb+lab',
+                    S(scale=scale, rescale_params=True, color_spaces=('rgb', 'lab'))))
+    out.append(('scale 400, rescaled, min 50', S(scale=400, rescale_params=True, min_size=50)))
+    out.append(('scale 400, rescaled, strategy fill', S(scale=400, rescale_params=True,
+                                                        strategy='fill')))
+    return out
 
 
 def run_proposals(args) -> dict:
@@ -148,64 +286,82 @@ def run_proposals(args) -> dict:
     from data_prep.filters import BoxFilter
     from data_prep.selective_search import SelectiveSearch
     cv2.setNumThreads(1)
-    images = load_recall_set()
-    sizes = [img.shape[1::-1] for _, img, _ in images]
+    if args.dataset:
+        samples = load_labelled_set(args.dataset, args.format, args.images, args.annotations,
+                                    args.split, args.limit, args.max_side)
+        where = f'{args.dataset} ({args.format}{", " + args.split if args.split else ""})'
+    else:
+        samples = load_recall_set()
+        where = '9 photos (skimage/data), longer side 500 px, skimage_boxes.json'
+    if not samples:
+        raise SystemExit(f'{where}: no image with boxes to measure')
+    sizes = np.array([s.image.shape[1::-1] for s in samples])
     box_filter = BoxFilter()
     default = SelectiveSearch()
-    print(f'\n== proposals: {len(images)} photos (skimage/data), longer side 500 px, mean '
-          f'{np.mean([w for w, _ in sizes]):.0f}x{np.mean([h for _, h in sizes]):.0f}; '
-          f'{sum(len(g) for *_, g in images)} annotated objects; 1 process, 1 OpenCV thread; '
-          f'median of {args.repeats} runs per image')
-    print('R raw / R kept: recall at IoU>=0.5 of all annotated objects by raw / kept boxes; '
-          'R elig: by kept boxes, of the objects whose own box passes the filter')
-    print(_HEADER)
-    results = []
-    print(f'ours = data_prep.selective_search.SelectiveSearch, defaults: {_describe(default)}, '
-          f'strategy {default.strategy}')
-    settings = [('ours, defaults', default),
-                ('ours, full size (scale 0)', SelectiveSearch(scale=0))]
+    print(f'\n== proposals: {where}: {len(samples)} images, mean {sizes[:, 0].mean():.0f}x'
+          f'{sizes[:, 1].mean():.0f} (longer side {sizes.max(1).min()}-{sizes.max(1).max()}), '
+          f'{sum(len(s.gt) for s in samples)} annotated boxes; 1 process, 1 thread, '
+          f'{args.repeats} run(s) per image and method, methods interleaved')
+    print(f'ours = data_prep.selective_search.SelectiveSearch; defaults: {_describe(default)}')
+    print('R raw / R kept: recall at IoU>=0.5 of all annotated boxes by raw / kept boxes; '
+          'R elig: by kept boxes, of the annotated boxes the paper\'s filter can keep; '
+          'fall: images on a fallback level')
+    methods = [Method('ours, defaults', default, default.to_dict())]
+    full = SelectiveSearch(scale=0, rescale_params=False)
+    if args.split_speedup:
+        methods.append(Method('ours, defaults at full size', SelectiveSearch(
+            **{**default.to_dict(), 'scale': 0}), dict(default.to_dict(), scale=0)))
+    for spec in args.setting or []:
+        kw = json.loads(spec)
+        methods.append(Method(f'ours, {spec}', SelectiveSearch(**kw), kw))
     if args.sweep:
-        for scale in (400, 250, 200):
-            settings.append((f'ours, scale {scale}', SelectiveSearch(scale=scale)))
-        for strategy in ('color+fill+size', 'color+size', 'fill', 'color'):
-            settings.append((f'ours, strategy {strategy}', SelectiveSearch(strategy=strategy)))
-        for spaces in (('hsv', ), ('lab', ), ('hsv', 'lab')):
-            settings.append((f'ours, colour space {"+".join(spaces)}',
-                             SelectiveSearch(color_spaces=spaces)))
-        settings.append(('ours, k 300 and 150', SelectiveSearch(k=(300, 150))))
-        settings.append(('ours, k 300 and 150, scale 200',
-                         SelectiveSearch(k=(300, 150), scale=200)))
-        settings.append(('ours, full size, k 300 and 150',
-                         SelectiveSearch(k=(300, 150), scale=0)))
-    for name, search in settings:
-        r = evaluate(name, search, images, args.repeats, box_filter)
-        r['setting'] = search.to_dict()
-        results.append(r)
-        print(_row(r), flush=True)
+        methods += [Method(f'ours, {n}', s, s.to_dict()) for n, s in sweep_settings()]
+        if not args.split_speedup:
+            methods.append(Method('ours, scale 0 (full size)', full, full.to_dict()))
     baseline = None if args.no_baseline else pure_python_baseline(
         default.sigma, default.k[0], default.min_size)
     if baseline is not None:
-        import selectivesearch  # noqa: F401
-        name = f'selectivesearch 0.4 (pure Python), k {default.k[0]:g}'
-        r = evaluate(name, baseline, images, 1, box_filter)
-        results.append(r)
-        print(_row(r), flush=True)
-        ours = results[0]
-        print(f'\nspeed-up of the defaults over the pure-Python package: '
-              f"{r['seconds_per_image'] / ours['seconds_per_image']:.1f}x per image; recall raw "
-              f"{ours['recall_raw']:.3f} vs {r['recall_raw']:.3f}, kept "
-              f"{ours['recall_kept']:.3f} vs {r['recall_kept']:.3f}")
-        full = results[1]
-        print(f"speed-up at full size (scale 0): "
-              f"{r['seconds_per_image'] / full['seconds_per_image']:.1f}x")
+        methods.append(Method(ORIGINAL, baseline,
+                              dict(sigma=default.sigma, k=default.k[0],
+                                   min_size=default.min_size)))
+        if args.split_speedup:
+            reduced = pure_python_baseline(default.sigma, default.k[0], default.min_size,
+                                           default.scale)
+            methods.append(Method(f'selectivesearch 0.4 at {default.scale} px', reduced,
+                                  dict(scale=default.scale)))
     elif not args.no_baseline:
-        print('\n(selectivesearch not installed: pip install selectivesearch==0.4 to compare)')
-    return dict(images=[n for n, *_ in images], results=results)
-
-
-def _describe(s) -> str:
-    return (f"sigma {s.sigma:g}, k {'/'.join(f'{k:g}' for k in s.k)}, min {s.min_size}, "
-            f"{'+'.join(s.color_spaces)}, scale {s.scale}")
+        print('(selectivesearch not importable: pip install --no-deps --target /tmp/ssbench '
+              'selectivesearch==0.4 and run with PYTHONPATH=/tmp/ssbench to compare)')
+    print(_HEADER, flush=True)
+    results = evaluate(methods, samples, args.repeats, box_filter, progress=args.progress)
+    for r in results:
+        print(_row(r), flush=True)
+    out = dict(dataset=where, images=[s.name for s in samples], results=results)
+    by = {r['name']: r for r in results}
+    orig = by.get(ORIGINAL)
+    ours = by['ours, defaults']
+    if orig is not None:
+        speed = orig['seconds_per_image'] / ours['seconds_per_image']
+        print(f"\ndefaults vs original: {speed:.1f}x faster per image; kept boxes "
+              f"{ours['kept_per_image']:.1f} vs {orig['kept_per_image']:.1f}; recall kept "
+              f"{ours['recall_kept']:.3f} vs {orig['recall_kept']:.3f}, eligible "
+              f"{ours['recall_kept_eligible']:.3f} vs {orig['recall_kept_eligible']:.3f}")
+        split = {}
+        fo = by.get('ours, defaults at full size')
+        if fo is not None:
+            split['implementation_at_full_size'] = (orig['seconds_per_image']
+                                                    / fo['seconds_per_image'])
+            split['resolution_for_ours'] = fo['seconds_per_image'] / ours['seconds_per_image']
+        ro = by.get(f'selectivesearch 0.4 at {default.scale} px')
+        if ro is not None:
+            split['resolution_for_original'] = (orig['seconds_per_image']
+                                                / ro['seconds_per_image'])
+            split['implementation_at_working_size'] = (ro['seconds_per_image']
+                                                       / ours['seconds_per_image'])
+        if split:
+            print('speed-up split: ' + ', '.join(f'{k} {v:.1f}x' for k, v in split.items()))
+        out['speedup'] = dict(total=speed, **split)
+    return out
 
 
 # ------------------------------------------------------------------------------ pipeline
@@ -338,8 +494,28 @@ def run_storage(args) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog='python -m data_prep.benchmark',
                                      description=__doc__.split('\n\n')[0])
-    parser.add_argument('--repeats', type=int, default=3, help='timed runs per image (median)')
+    parser.add_argument('--dataset', help='labelled set: a folder (VOC, YOLO) or a COCO json; '
+                        'default: the 9 bundled photos with skimage_boxes.json')
+    parser.add_argument('--format', choices=('voc', 'yolo', 'coco'), default='voc',
+                        help='annotation format of --dataset')
+    parser.add_argument('--images', help='image folder (found in the usual layouts)')
+    parser.add_argument('--annotations', help='XML folder, label folder or COCO json (found '
+                        'in the usual layouts)')
+    parser.add_argument('--split', help='VOC ImageSets/Main/<split>.txt or a list file; YOLO '
+                        'the images/ and labels/ sub-folder')
+    parser.add_argument('--limit', type=int, default=0,
+                        help='use this many images, evenly spread (0: all)')
+    parser.add_argument('--max-side', type=int, default=0,
+                        help='shrink larger images to this longer side first (0: as they are)')
+    parser.add_argument('--repeats', type=int, default=1,
+                        help='timed runs per image and method (mean)')
+    parser.add_argument('--split-speedup', action='store_true',
+                        help='also run ours at full size and the original at our working size')
     parser.add_argument('--sweep', action='store_true', help='also time other settings')
+    parser.add_argument('--setting', action='append', metavar='JSON',
+                        help='also time this SelectiveSearch setting, e.g. '
+                        '\'{"scale": 400, "k": [300, 150]}\' (repeatable)')
+    parser.add_argument('--progress', action='store_true', help='progress on stderr')
     parser.add_argument('--no-baseline', action='store_true',
                         help='skip the pure-Python selectivesearch package')
     parser.add_argument('--skip-proposals', action='store_true')
