@@ -114,7 +114,7 @@ def test_killed_run_leaves_no_process_and_resumes_computing_only_what_is_missing
         os.kill(proc.pid, signal.SIGKILL)  # the main process only: no cleanup runs
         proc.wait()
         # every worker and the forkserver end by themselves, busy or not
-        assert _wait_for(lambda: not _process_group(group), 5), _process_group(group)
+        assert _wait_for(lambda: not _process_group(group), 10), _process_group(group)
     finally:
         if proc.poll() is None:
             proc.kill()
