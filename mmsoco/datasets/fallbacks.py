@@ -8,7 +8,7 @@ metainfo), so that :class:`DataFallbackHook` can sum them over dataloader worker
 import logging
 import os
 from collections import OrderedDict
-from typing import Dict, Iterable
+from typing import Dict, Iterable, Optional
 
 from mmengine.logging import print_log
 
@@ -27,10 +27,16 @@ class FallbackCounter:
         owner (str): Name of the transform, used in the log lines.
         kinds (dict[str, str]): Fallback name -> one-line explanation.
         log_interval (int): Samples between two summaries; 0 disables the summaries.
+        max_logged_paths (int): Per kind, how many occurrences :meth:`add` logs with their
+            path (and reason) before it only counts them, so that a whole collection taking
+            the same fallback does not flood the log. Defaults to 20.
     """
 
-    def __init__(self, owner: str, kinds: Dict[str, str], log_interval: int = 1000) -> None:
+    def __init__(self, owner: str, kinds: Dict[str, str], log_interval: int = 1000,
+                 max_logged_paths: int = 20) -> None:
         self.owner = owner
+        self.max_logged_paths = max_logged_paths
+        self.logged_paths: Dict[str, int] = {}
         self.kinds = OrderedDict(kinds)
         self.counts = OrderedDict((name, 0) for name in kinds)
         self.pending: Dict[str, int] = {}
@@ -40,8 +46,13 @@ class FallbackCounter:
     def __getitem__(self, name: str) -> int:
         return self.counts[name]
 
-    def add(self, name: str, n: int = 1) -> None:
-        """Count ``n`` occurrences of the fallback ``name``."""
+    def add(self, name: str, n: int = 1, path: Optional[str] = None,
+            reason: str = '') -> None:
+        """Count ``n`` occurrences of the fallback ``name``.
+
+        With ``path``, the occurrence is also logged as a warning naming the file and the
+        ``reason``, for the first ``max_logged_paths`` occurrences of each kind.
+        """
         if n <= 0:
             return
         if self.counts[name] == 0:
@@ -50,6 +61,14 @@ class FallbackCounter:
                       level=logging.WARNING)
         self.counts[name] += n
         self.pending[name] = self.pending.get(name, 0) + n
+        if path is not None:
+            logged = self.logged_paths.get(name, 0)
+            if logged < self.max_logged_paths:
+                last = (f'; further "{name}" paths are counted, not logged'
+                        if logged + 1 == self.max_logged_paths else '')
+                print_log(f"{self.owner}: {name} '{path}'{': ' + reason if reason else ''}"
+                          f'{last}', logger='current', level=logging.WARNING)
+                self.logged_paths[name] = logged + 1
 
     def attach(self, results: dict) -> dict:
         """Move the pending counts into ``results['fallbacks']`` (a dict kind -> count).

@@ -1,4 +1,6 @@
 """Proposal-level transforms: draw K proposals per iteration and jitter boxes."""
+from typing import Optional
+
 import numpy as np
 from mmcv.transforms import BaseTransform
 
@@ -16,9 +18,19 @@ class SelectProposals(BaseTransform):
     """Draw ``num_proposals`` of an image's proposals at random, without replacement.
 
     Run after ``LoadImageFromFile``.  The proposals arrive from :class:`SoCoDataset` in original
-    image pixels; they are rescaled if the decoded image size differs from the size recorded with
-    the proposals, clipped to the image, and boxes left without area are discarded.  Images with
+    image pixels, clipped to the image; boxes left without area are discarded.  Images with
     fewer than ``num_proposals`` proposals keep all of them (the view transform pads later).
+
+    When the decoded image's size differs from the size recorded with its proposals (the file
+    was re-encoded, resized, or is rotated by its EXIF orientation since the proposals were
+    computed):
+
+    - same aspect ratio (up to one pixel of rounding per side): the boxes are rescaled; fallback
+      ``size_rescaled``, logged with the image's path;
+    - another aspect ratio (e.g. a 90 degree rotation): the boxes cannot be mapped, and
+      stretching them would train on wrong objects, so the image is refused: fallback
+      ``size_refused``, logged with its path, and the transform returns ``None`` so the dataset
+      draws another sample (as :class:`LoadImageOrSkip` does for unreadable files).
 
     Fallback ``no_proposals``: an image without any usable proposal gets the whole image as its only
     box, with id ``-1`` (:data:`WHOLE_IMAGE_ID`).
@@ -39,10 +51,24 @@ class SelectProposals(BaseTransform):
         self.num_proposals = num_proposals
         self.fallbacks = FallbackCounter(
             'SelectProposals',
-            dict(no_proposals='image without usable proposals: the whole image is its box'),
+            dict(no_proposals='image without usable proposals: the whole image is its box',
+                 size_rescaled='decoded image size differs from the size recorded with its '
+                 'proposals, same aspect ratio: boxes rescaled',
+                 size_refused='decoded image has another aspect ratio than recorded with its '
+                 'proposals (e.g. EXIF rotation): image skipped, another sample drawn'),
             log_interval)
 
-    def transform(self, results: dict) -> dict:
+    @staticmethod
+    def same_aspect(recorded, decoded) -> bool:
+        """Whether a (w, h) image resized to ``decoded`` (W, H) explains the difference.
+
+        Resizing by ``s`` and rounding each side to whole pixels moves W / w and H / h apart
+        by at most 0.5 / w + 0.5 / h; one pixel per side is allowed.
+        """
+        (w, h), (dw, dh) = recorded, decoded
+        return abs(dw / w - dh / h) <= 1.0 / w + 1.0 / h
+
+    def transform(self, results: dict) -> Optional[dict]:
         height, width = results['img'].shape[:2]
         boxes = np.asarray(results.get('proposals', np.zeros((0, 4))), np.float32).reshape(-1, 4)
         ids = results.get('proposal_ids')
@@ -50,8 +76,15 @@ class SelectProposals(BaseTransform):
         ids = ids.astype(np.int64)
 
         size = results.get('proposals_image_size')
-        if (size is not None and len(boxes) and min(size) > 0
-                and tuple(size) != (width, height)):
+        if size is not None and min(size) > 0 and tuple(size) != (width, height):
+            how = (f'decoded {width}x{height}, proposals computed at {size[0]}x{size[1]}')
+            if not self.same_aspect(size, (width, height)):
+                self.fallbacks.add('size_refused', path=results.get('img_path'),
+                                   reason=how + ' (aspect ratio changed): skipped')
+                self.fallbacks.step()
+                return None  # the count stays pending and travels with the next sample
+            self.fallbacks.add('size_rescaled', path=results.get('img_path'),
+                               reason=how + ': boxes rescaled')
             boxes = boxes * np.array([width / size[0], height / size[1]] * 2, np.float32)
         boxes = clip_boxes(boxes, width, height)
         w, h = box_sizes(boxes)
