@@ -8,7 +8,6 @@ import sys
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 
 from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
 
 
 def parse_args():
@@ -45,10 +44,12 @@ def load_config(path):
 
 def main():
     args = parse_args()
+    cfg = load_config(args.config)   # before the training stack: a bad config fails in a second
+    from mmengine.runner import Runner
+
     import mmsoco  # noqa: F401  (registers SoCo, repairs mmselfsup registries)
     from mmsoco.engine import setup_cpu_distributed
 
-    cfg = load_config(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
