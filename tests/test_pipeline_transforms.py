@@ -1,4 +1,5 @@
 """Proposal selection, box jitter, flip, BYOL's photometric transforms, cutout and packing."""
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -112,15 +113,73 @@ def test_colour_ops_match_torchvision(photo, ours, theirs, factor):
     assert diff.mean() < 1.5 and np.percentile(diff, 99) <= 8, (diff.mean(), diff.max())
 
 
-def test_colour_jitter_probability_and_range(photo):
-    jitter = FastColorJitter(0.4, 0.4, 0.2, 0.1, prob=0.8)
+def _fitted_factor(name, src, out):
+    """The factor that turned ``src`` into ``out``, fitted on the pixels that did not saturate.
+
+    Brightness is ``out = f * src``, contrast ``out = f * src + c``, saturation
+    ``out - grey = f * (src - grey)``; hue adds ``f * 255`` to OpenCV's full-range HSV hue
+    (read on the well-coloured pixels; returned in turns, as the factor).
+    """
+    s, o = src.astype(np.float64), out.astype(np.float64)
+    unsaturated = (out > 0) & (out < 255)
+    if name == 'brightness':
+        keep = (out < 255) & (src > 0)
+        return (o[keep] * s[keep]).sum() / (s[keep]**2).sum()
+    if name == 'contrast':
+        x, y = s[unsaturated], o[unsaturated]
+        return ((x - x.mean()) * (y - y.mean())).sum() / ((x - x.mean())**2).sum()
+    if name == 'saturation':
+        grey = cv2.cvtColor(src, cv2.COLOR_BGR2GRAY)[..., None].astype(np.float64)
+        return (((o - grey) * (s - grey))[unsaturated].sum() /
+                ((s - grey)**2)[unsaturated].sum())
+    hsv_src = cv2.cvtColor(src, cv2.COLOR_BGR2HSV_FULL).astype(int)
+    hsv_out = cv2.cvtColor(out, cv2.COLOR_BGR2HSV_FULL).astype(int)
+    coloured = (hsv_src[..., 1] > 96) & (hsv_src[..., 2] > 96)
+    assert coloured.sum() > 1000  # the photo has enough colour to read a hue shift
+    shift = (hsv_out[..., 0] - hsv_src[..., 0] + 128) % 256 - 128
+    return np.median(shift[coloured]) / 255
+
+
+@pytest.mark.parametrize('name,amount,low,high', [
+    ('brightness', 0.4, 0.6, 1.4), ('contrast', 0.4, 0.6, 1.4), ('saturation', 0.2, 0.8, 1.2),
+    ('hue', 0.1, -0.1, 0.1), ('brightness', 1.5, 0., 2.5), ('contrast', 0.1, 0.9, 1.1)])
+def test_colour_jitter_factors_fill_the_configured_range(photo, name, amount, low, high):
+    """One adjustment on: its factor, read back from each jittered photo, is U[low, high]."""
+    src = cv2.resize(photo, (150, 100), interpolation=cv2.INTER_AREA)
+    kwargs = dict(brightness=0., contrast=0., saturation=0., hue=0., prob=1.)
+    kwargs[name] = amount
+    jitter = FastColorJitter(**kwargs)
     np.random.seed(0)
-    changed = 0
-    for _ in range(50):
-        out = jitter(dict(img=photo))['img']
-        assert out.shape == photo.shape and out.dtype == np.uint8
-        changed += not np.array_equal(out, photo)
-    assert 30 <= changed <= 48
+    factors = np.array([_fitted_factor(name, src, jitter(dict(img=src))['img'])
+                        for _ in range(200)])
+    # never outside the range (the fit is good to 1e-3; the hue shift is a whole 1/255 turn)
+    tol = 1 / 255 if name == 'hue' else 2e-3
+    assert low - tol <= factors.min() and factors.max() <= high + tol, (factors.min(),
+                                                                        factors.max())
+    # all of it is used: the extremes come within 3% of its ends (each end is missed with
+    # probability 0.97^200 = 0.2% by a right jitter; the seed is fixed anyway) ...
+    assert factors.min() < low + 0.03 * (high - low) and factors.max() > high - 0.03 * (
+        high - low), (factors.min(), factors.max())
+    # ... and uniformly: Kolmogorov-Smirnov distance to U[low, high] (0.14 is p = 0.001 at 200
+    # draws)
+    u = np.sort((factors - low) / (high - low))
+    ranks = np.arange(len(u)) / len(u)
+    assert max((ranks + 1 / len(u) - u).max(), (u - ranks).max()) < 0.14
+
+
+@pytest.mark.parametrize('prob', [0.8, 0.3])
+def test_colour_jitter_probability(photo, prob):
+    """The photo changes in a fraction ``prob`` of the draws (binomial, 4.5 sigma)."""
+    small = cv2.resize(photo, (48, 32), interpolation=cv2.INTER_AREA)
+    jitter = FastColorJitter(0.4, 0.4, 0.2, 0.1, prob=prob)
+    np.random.seed(0)
+    draws, changed = 2000, 0
+    for _ in range(draws):
+        out = jitter(dict(img=small))['img']
+        assert out.shape == small.shape and out.dtype == np.uint8
+        changed += not np.array_equal(out, small)
+    assert abs(changed - draws * prob) <= 4.5 * np.sqrt(draws * prob * (1 - prob)), changed
+    assert (small == cv2.resize(photo, (48, 32), interpolation=cv2.INTER_AREA)).all()
     out = FastColorJitter(prob=0.)(dict(img=photo))['img']
     assert out is photo
 
