@@ -145,20 +145,42 @@ def save_detectron2_pickle(payload: Dict, path: str) -> None:
         pickle.dump(payload, f)
 
 
-def load_detectron2_pickle(path: str, variant: str) -> 'OrderedDict[str, torch.Tensor]':
-    """Read a pickle written by :func:`save_detectron2_pickle` back into SoCo names.
+def detect_detectron2_variant(names) -> str:
+    """``'fpn'`` when a Detectron2 SoCo pickle has FPN convs (``fpn_lateral*``), else ``'c4'``."""
+    return 'fpn' if any(n.startswith('fpn_') for n in names) else 'c4'
+
+
+def load_detectron2_pickle(path: str,
+                           variant: Optional[str] = None) -> 'OrderedDict[str, torch.Tensor]':
+    """Read a SoCo Detectron2 pickle back into SoCo names: one written by
+    :func:`save_detectron2_pickle`, or one the SoCo authors released
+    (``current_detectron2_Head.pkl``, ``current_detectron2_C4.pkl``).
+
+    The file is read by :func:`mmsoco.utils.checkpoint.load_numpy_pickle`, which unpickles numpy
+    arrays and plain containers only (a ``.pkl`` from the internet runs no code).
 
     Args:
         path (str): The ``.pkl`` file.
-        variant (str): ``'fpn'`` or ``'c4'`` (decides whether ``res5`` is backbone or head).
+        variant (str, optional): ``'fpn'`` or ``'c4'`` (decides whether ``res5`` is backbone or
+            head). Defaults to None: ``'fpn'`` if the file has FPN convs, else ``'c4'``.
 
     Returns:
         OrderedDict[str, Tensor]: SoCo online-network names -> tensors.
     """
-    with open(path, 'rb') as f:
-        payload = pickle.load(f)
-    if not (isinstance(payload, dict) and 'model' in payload
+    from mmsoco.utils.checkpoint import load_numpy_pickle
+    try:
+        payload = load_numpy_pickle(path)
+    except pickle.UnpicklingError as e:
+        raise SoCoCheckpointError(f'{path}: {e}') from None
+    if not (isinstance(payload, dict) and isinstance(payload.get('model'), dict)
             and payload.get('matching_heuristics')):
-        raise SoCoCheckpointError(f'{path} is not a Detectron2 weights pickle written by mmsoco')
-    return OrderedDict((detectron2_key_to_soco(k, variant), torch.from_numpy(np.asarray(v)))
-                       for k, v in payload['model'].items())
+        raise SoCoCheckpointError(
+            f"{path} is not a Detectron2 weights pickle of SoCo (dict(model=<numpy arrays>, "
+            "matching_heuristics=True), as mmsoco and the SoCo release write them)")
+    variant = variant or detect_detectron2_variant(payload['model'])
+    try:
+        return OrderedDict((detectron2_key_to_soco(k, variant), torch.from_numpy(np.asarray(v)))
+                           for k, v in payload['model'].items())
+    except KeyError as e:
+        raise SoCoCheckpointError(f'{path}: {e.args[0]}; expected the names of a SoCo '
+                                  'backbone, FPN and box head (stem, res2-5, fpn_*, box_head)')

@@ -11,11 +11,15 @@ Examples:
     # read the layout from a transfer config and check the result against the detector it builds
     python tools/model_converters/soco2mmdet.py soco_fpn.pth out.pth \
         --config configs/transfer/fcos_r50_fpn_gn-head_soco-100e_1x_coco.py
+    # a Detectron2 pickle of SoCo weights: the SoCo release's current_detectron2_Head.pkl /
+    # current_detectron2_C4.pkl, or one written by soco2detectron2.py (read without running code)
+    python tools/model_converters/soco2mmdet.py current_detectron2_Head.pkl soco_fpn_mmdet-rcnn.pth
 """
 import argparse
 import sys
 
-from mmsoco.converters import DETECTORS, SoCoCheckpointError, convert_soco_checkpoint
+from mmsoco.converters import (DETECTORS, SoCoCheckpointError, convert_soco_checkpoint,
+                               load_detectron2_pickle)
 
 
 def parse_args(argv=None):
@@ -23,7 +27,8 @@ def parse_args(argv=None):
         description='Convert a SoCo checkpoint (mmsoco pretraining) into an MMDetection '
         'checkpoint: backbone -> backbone.*, FPN -> neck.*, R-CNN head -> '
         'roi_head.bbox_head.shared_*, res5 -> roi_head.shared_head.* (C4).')
-    parser.add_argument('src', help='SoCo checkpoint saved by the pretraining run')
+    parser.add_argument('src', help='SoCo checkpoint saved by the pretraining run (or converted '
+                        'by original2soco.py), or a Detectron2 .pkl of SoCo weights')
     parser.add_argument('dst', help='output MMDetection checkpoint (.pth)')
     parser.add_argument('--source', choices=('online', 'target'), default='online',
                         help='network to convert (default: online; target = momentum network)')
@@ -43,7 +48,9 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     try:
-        conv = convert_soco_checkpoint(args.src, args.dst, source=args.source,
+        src = load_detectron2_pickle(args.src, args.variant) if args.src.endswith('.pkl') \
+            else args.src
+        conv = convert_soco_checkpoint(src, args.dst, source=args.source,
                                        variant=args.variant, det=args.det, config=args.config)
     except SoCoCheckpointError as e:
         sys.exit(f'soco2mmdet: error: {args.src}: {e}')
