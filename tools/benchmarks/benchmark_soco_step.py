@@ -1,8 +1,9 @@
-"""Training-step time and peak memory of SoCo: single-level RoI pooling vs all levels.
+"""Training-step time and peak memory of SoCo: ``single`` RoI pooling vs ``original``.
 
-``single`` pools each box once, from the FPN level of its size; ``all`` is the original code's
-strategy: every box is pooled on all four levels and goes through head, projector and predictor
-four times, and the loss keeps the assigned level (see ``SoCo(roi_pooling=...)``).
+``single`` pools each box once, from the FPN level of its size, and embeds each view once.
+``original`` is the original code's forward (see ``SoCo(roi_pooling=...)``): every box is pooled
+on all four levels, each level goes through head, projector and predictor as a BN batch of its
+own, the loss keeps the assigned level, and V1 is embedded once per pair (twice).
 
 Batches come from the real data path by default (``--boxes pipeline``): the demo collection
 (scikit-image photos), its selective-search proposals with the paper's filter, and the SoCo
@@ -17,6 +18,7 @@ then one row per (batch, pooling).
 
     .venv/bin/python tools/benchmarks/benchmark_soco_step.py                 # CPU, batch 2 and 8
     .venv/bin/python tools/benchmarks/benchmark_soco_step.py --device cuda   # on a GPU
+    .venv/bin/python tools/benchmarks/benchmark_soco_step.py --ema           # target update only
 """
 import argparse
 import json
@@ -146,6 +148,44 @@ def run_one(batch_file, pooling, device, steps, warmup):
                 threads=torch.get_num_threads())
 
 
+def ema_update_times(device: str, repeats: int = 20) -> None:
+    """Time one target update of the R50-FPN SoCo: fused vs mmselfsup's per-tensor CosineEMA."""
+    import torch
+    import torch.nn as nn
+    from mmselfsup.models.utils import CosineEMA
+
+    model = build(shipped_model_cfg()).to(device)
+    online = nn.ModuleDict(model._online_network())
+    ema = model.target_net
+    ema.update_parameters(online)                    # step 0 (a copy) out of the way
+    sync = torch.cuda.synchronize if device == 'cuda' else (lambda: None)
+
+    def per_tensor():  # mmselfsup's avg_func, one call per parameter, buffers left alone
+        for t, o in zip(ema.module.parameters(), online.parameters()):
+            CosineEMA.avg_func(ema, t.data, o.data, int(ema.steps))
+        ema.steps += 1
+
+    updates = [('fused (CosineMomentumEMA)', lambda: ema.update_parameters(online)),
+               ('per tensor (CosineEMA.avg_func loop)', per_tensor),
+               ('mmengine update_parameters (+ buffer copy)',
+                lambda: CosineEMA.update_parameters(ema, online))]
+    n = sum(p.numel() for p in online.parameters())
+    print(f'target update, {len(list(online.parameters()))} tensors, {n / 1e6:.1f}M parameters, '
+          f'device={device}, {torch.get_num_threads()} threads, median of {repeats}')
+    for name, update in updates:
+        for _ in range(3):
+            update()
+        times = []
+        for _ in range(repeats):
+            sync()
+            t0 = time.perf_counter()
+            update()
+            sync()
+            times.append(time.perf_counter() - t0)
+        times.sort()
+        print(f'  {name:<45} {times[len(times) // 2] * 1e3:8.2f} ms')
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--device', default='cpu')
@@ -156,12 +196,17 @@ def main():
                         help='batches from the real data path (default) or random boxes')
     parser.add_argument('--work-dir', help='where the demo collection and its proposals go '
                         '(default: a temporary folder)')
+    parser.add_argument('--ema', action='store_true',
+                        help='time the target-network update only (fused vs per tensor)')
     parser.add_argument('--one', nargs=2, metavar=('BATCH_FILE', 'POOLING'),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')   # for the measuring subprocesses
     if args.one:
         print(json.dumps(run_one(*args.one, args.device, args.steps, args.warmup)))
+        return
+    if args.ema:
+        ema_update_times(args.device)
         return
     import torch
 
@@ -183,7 +228,7 @@ def main():
               f"{'MiB/img':>8} {'speed-up':>8}")
         for batch in args.batches:
             rows = {}
-            for pooling in ('all', 'single'):
+            for pooling in ('original', 'single'):
                 proc = subprocess.run(
                     [sys.executable, __file__, '--one', files[batch], pooling, '--device',
                      args.device, '--steps', str(args.steps), '--warmup', str(args.warmup)],
@@ -191,7 +236,7 @@ def main():
                 if proc.returncode:
                     sys.exit(f'batch {batch}, pooling {pooling} failed:\n{proc.stderr[-3000:]}')
                 rows[pooling] = r = json.loads(proc.stdout.strip().splitlines()[-1])
-                speed = rows['all']['step_s'] / r['step_s']
+                speed = rows['original']['step_s'] / r['step_s']
                 print(f"{batch:>5} {pooling:>8} {r['step_s']:>8.3f} {r['step_s'] / batch:>7.3f} "
                       f"{r['peak_mib']:>9.0f} {r['peak_mib'] / batch:>8.0f} {speed:>7.2f}x",
                       flush=True)

@@ -24,8 +24,9 @@ model = dict(
         roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=0, aligned=True),
         out_channels=256,
         featmap_strides=[4, 8, 16, 32],
-        # box side sqrt(wh) in view pixels: 0-48 -> P2, 48-96 -> P3, 96-192 -> P4, 192+ -> P5
-        scale_ranges=[(0, 48), (48, 96), (96, 192), (192, float('inf'))]),
+        # box side sqrt(wh) in view pixels, upper bounds inclusive as the original code:
+        # <= 48 -> P2, <= 96 -> P3, <= 192 -> P4, larger -> P5
+        level_bounds=(48, 96, 192)),
     head=dict(type='RCNNHead', in_channels=256, roi_feat_size=7, num_convs=4,
               conv_out_channels=256, fc_out_channels=1024, norm_cfg=dict(type='SyncBN')),
     projector=dict(type='ProjectionMLP', in_channels=1024, hid_channels=4096, out_channels=256,
@@ -34,4 +35,8 @@ model = dict(
                    norm_cfg=dict(type='SyncBN')),
     view_pairs=[(0, 1), (0, 2)],  # V1<->V2, V1<->V3, each in both directions
     base_momentum=0.99,
-    end_momentum=1.0)
+    end_momentum=1.0,
+    # 'single': each box pooled once from its level, one BN batch per view (fast path);
+    # 'original': per-level BN batches and V1 embedded once per pair, as the original code
+    roi_pooling='single',
+    loss_reduction='image')  # per image over its boxes, then over images (the original)

@@ -19,13 +19,33 @@ class SoCo(BaseModel):
     the online network adds the ``predictor``.  The target network is a momentum average
     (:class:`CosineMomentumEMA`) of backbone, neck, head and projector.  For each pair ``(a, b)``
     in ``view_pairs`` and its mirror ``(b, a)``, the online embedding of every box in view ``a``
-    predicts the target embedding of the same proposal in view ``b``:
+    predicts the target embedding of the same proposal in view ``b``.  With
+    ``loss_reduction='image'`` (the original code's):
 
     .. math::
-        \\mathcal{L}_{a \\to b} = \\frac{1}{|valid|} \\sum_{boxes} -2 \\cos(q_a, z_b)
+        \\mathcal{L}_{a \\to b} = \\frac{1}{|I|} \\sum_{i \\in I} \\frac{1}{|B_i|}
+        \\sum_{k \\in B_i} -2 \\cos(q_a^{ik}, z_b^{ik})
 
-    With the default ``view_pairs=((0, 1), (0, 2))`` the total is the paper's Eq. 5-6,
-    symmetrized: ``loss_v1_v2 + loss_v1_v3 + loss_v2_v1 + loss_v3_v1``.
+    where :math:`B_i` are the valid boxes of image :math:`i` and :math:`I` the images with at
+    least one.  With ``loss_reduction='box'`` all valid boxes of the batch weigh the same.  With
+    the default ``view_pairs=((0, 1), (0, 2))`` the total is the paper's Eq. 5-6, symmetrized:
+    ``loss_v1_v2 + loss_v1_v3 + loss_v2_v1 + loss_v3_v1``.
+
+    ``roi_pooling`` decides how boxes become embeddings; the two modes differ only in which
+    boxes share a batch-norm batch in the head, projector and predictor (and the FPN-level
+    choice, the RoIAlign geometry and the weights are the same):
+
+    - ``'single'`` (default, the fast path): each view is embedded once.  Each box is pooled
+      once, from its assigned level; the N*K boxes of a view form one BN batch mixing all levels,
+      and that embedding serves every pair the view belongs to.
+    - ``'original'``: the original code's forward, exactly.  Per view the FPN levels are computed
+      once; then, once for *every pair the view belongs to* (V1 twice with the default pairs,
+      V2 and V3 once), each of the L levels pools all N*K boxes and runs head -> projector ->
+      predictor (online) or head -> projector (target) as a BN batch of its own; each box keeps
+      its assigned level's output.  The target network does the same as the online one, after
+      the momentum update, in the same order (view by view, its pairs in ``view_pairs`` order),
+      so running statistics also evolve as in the original.  L times the box work of
+      ``'single'``, plus one more box pass per extra pair of a view.
 
     Args:
         backbone (dict): Backbone config (ResNet-50; 3 stages for the C4 variant).
@@ -38,10 +58,11 @@ class SoCo(BaseModel):
             in both directions. Defaults to ``((0, 1), (0, 2))``; SoCo* adds ``(0, 3)``.
         base_momentum (float): Target momentum at the start. Defaults to 0.99.
         end_momentum (float): Target momentum at the end. Defaults to 1.
-        roi_pooling (str): ``'single'`` pools each box from its assigned level (default);
-            ``'all'`` pools every box on every level, runs head, projector and predictor on all
-            of them and keeps the assigned level's output, as the original code did (it pooled
-            all levels and masked the loss); for benchmarks.
+        roi_pooling (str): ``'single'`` (default) or ``'original'``, see above.
+        loss_reduction (str): ``'image'`` (default, the original code's): average each image's
+            valid boxes, then the images that have any; an image without a valid box is left
+            out of the mean (the original would count it as a zero loss, diluting the others;
+            the SoCo pipeline never makes one).  ``'box'``: average all valid boxes of the batch.
         data_preprocessor (dict, optional): Defaults to ``SelfSupDataPreprocessor``.
         init_cfg (dict or list[dict], optional): Initialization config.
     """
@@ -57,17 +78,21 @@ class SoCo(BaseModel):
                  base_momentum: float = 0.99,
                  end_momentum: float = 1.,
                  roi_pooling: str = 'single',
+                 loss_reduction: str = 'image',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
         super().__init__(backbone=backbone, neck=neck, head=head,
                          data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        if roi_pooling not in ('single', 'all'):
-            raise ValueError(f"roi_pooling must be 'single' or 'all', got {roi_pooling!r}")
+        if roi_pooling not in ('single', 'original'):
+            raise ValueError(f"roi_pooling must be 'single' or 'original', got {roi_pooling!r}")
+        if loss_reduction not in ('image', 'box'):
+            raise ValueError(f"loss_reduction must be 'image' or 'box', got {loss_reduction!r}")
         self.roi_extractor = MODELS.build(roi_extractor)
         self.projector = MODELS.build(projector)
         self.predictor = MODELS.build(predictor)
         self.view_pairs = [tuple(p) for p in view_pairs]
         self.roi_pooling = roi_pooling
+        self.loss_reduction = loss_reduction
 
         self.target_net = MODELS.build(
             dict(type='CosineMomentumEMA', model=nn.ModuleDict(self._online_network()),
@@ -99,38 +124,61 @@ class SoCo(BaseModel):
         x = backbone(img)
         return tuple(neck(x)) if neck is not None else tuple(x)
 
-    def _box_embeddings(self, net: Dict[str, nn.Module], img: torch.Tensor,
+    def _embed(self, net: Dict[str, nn.Module], pooled: torch.Tensor,
+               predictor: Optional[nn.Module]) -> torch.Tensor:
+        """head -> projector (-> predictor) on pooled RoI features (n, C, h, w): (n, C_proj)."""
+        emb = net['projector'](self._pool_head(net['head'](pooled)))
+        return predictor(emb) if predictor is not None else emb
+
+    def _box_embeddings(self, net: Dict[str, nn.Module], feats: Tuple[torch.Tensor],
                         rois: torch.Tensor,
                         predictor: Optional[nn.Module] = None) -> torch.Tensor:
         """Embed every box of one view through ``net`` (and ``predictor``, online only).
 
-        With ``roi_pooling='all'`` every box goes through head, projector and predictor once per
-        level, and only its assigned level's output is kept: the original code's strategy of
-        pooling all levels and masking the loss, at ``num_levels`` times the box work.
+        ``roi_pooling='single'``: each box pooled from its level, one batch.  ``'original'``: each
+        level pools every box and is embedded as a batch of its own; each box keeps its assigned
+        level's output.
 
         Args:
-            net (dict[str, nn.Module]): ``backbone``, ``head``, ``projector`` and maybe ``neck``.
-            img (Tensor): One view, shape (N, 3, H, W).
+            net (dict[str, nn.Module]): ``head`` and ``projector`` (and more, unused here).
+            feats (tuple[Tensor]): The view's feature levels, each of shape (N, C, H_l, W_l).
             rois (Tensor): shape (N*K, 5), first column is the batch index, boxes in view pixels.
             predictor (nn.Module, optional): Applied after the projector. Defaults to None.
 
         Returns:
             Tensor: shape (N*K, C_proj).
         """
-        feats = self._feature_maps(net['backbone'], net['neck'] if 'neck' in net else None, img)
-        all_levels = self.roi_pooling == 'all' and len(feats) > 1
-        if all_levels:
-            pooled = self.roi_extractor.pool_all_levels(feats, rois)       # (L*n) x C x 7 x 7
-        else:
-            pooled = self.roi_extractor(feats, rois)                       # n x C x 7 x 7
-        emb = net['projector'](self._pool_head(net['head'](pooled)))       # n (or L*n) x C_proj
-        if predictor is not None:
-            emb = predictor(emb)
-        if all_levels:
-            n = rois.size(0)
-            levels = self.roi_extractor.map_roi_levels(rois, len(feats))  # n
-            emb = emb.view(len(feats), n, -1)[levels, torch.arange(n, device=emb.device)]
-        return emb
+        if self.roi_pooling == 'single' or len(feats) == 1:
+            return self._embed(net, self.roi_extractor(feats, rois), predictor)  # n x C_proj
+        per_level = torch.stack([
+            self._embed(net, pooled, predictor)                                 # n x C_proj
+            for pooled in self.roi_extractor.pool_all_levels(feats, rois)
+        ])                                                                      # L x n x C_proj
+        levels = self.roi_extractor.map_roi_levels(rois, len(feats))           # n
+        return per_level[levels, torch.arange(rois.size(0), device=rois.device)]
+
+    def _view_embeddings(self, net: Dict[str, nn.Module], inputs: List[torch.Tensor],
+                         rois: List[torch.Tensor],
+                         predictor: Optional[nn.Module] = None) -> Dict[tuple, torch.Tensor]:
+        """Box embeddings of every view used, keyed ``(view, pair)`` for each pair of the view.
+
+        Views go one at a time (backbone and neck once per view).  ``'single'`` embeds a view's
+        boxes once and shares the result across its pairs; ``'original'`` embeds them once per
+        pair, in ``view_pairs`` order, as the original code did (V1 for V2, then V1 for V3).
+
+        Returns:
+            dict[tuple[int, tuple], Tensor]: ``(v, pair) -> (N*K, C_proj)``.
+        """
+        out = {}
+        for v in sorted({v for pair in self.view_pairs for v in pair}):
+            feats = self._feature_maps(net['backbone'], net['neck'] if 'neck' in net else None,
+                                       inputs[v])
+            emb = None
+            for pair in (p for p in self.view_pairs if v in p):
+                if emb is None or self.roi_pooling == 'original':
+                    emb = self._box_embeddings(net, feats, rois[v], predictor)  # (N*K) x C
+                out[(v, pair)] = emb
+        return out
 
     @staticmethod
     def _pool_head(x: torch.Tensor) -> torch.Tensor:
@@ -149,8 +197,8 @@ class SoCo(BaseModel):
             num_views (int): Number of views V in ``inputs``.
 
         Returns:
-            tuple: ``rois`` -- V tensors of shape (N*K, 5) (batch index, x1, y1, x2, y2), and
-            ``valid`` -- bool tensor of shape (N*K,).
+            tuple: ``rois`` -- V tensors of shape (N*K, 5) (batch index, x1, y1, x2, y2), image
+            by image, and ``valid`` -- bool tensor of shape (N, K).
         """
         bboxes = torch.stack([s.view_bboxes for s in data_samples])          # N x V x K x 4
         ids = torch.stack([s.proposal_ids for s in data_samples])            # N x V x K
@@ -164,24 +212,37 @@ class SoCo(BaseModel):
         batch_idx = batch_idx.repeat_interleave(k)[:, None]                   # (N*K) x 1
         rois = [torch.cat([batch_idx, bboxes[:, v].reshape(n * k, 4)], dim=1)
                 for v in range(num_views)]                                    # V x (N*K) x 5
-        valid = torch.stack([s.proposal_valid for s in data_samples]).reshape(n * k).bool()
+        valid = torch.stack([s.proposal_valid for s in data_samples]).bool()  # N x K
         return rois, valid
 
     @staticmethod
-    def pair_loss(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        """``-2 cos(pred, target)`` averaged over valid boxes (paper Eq. 5).
+    def pair_loss(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor,
+                  reduction: str = 'image') -> torch.Tensor:
+        """``-2 cos(pred, target)`` averaged over valid boxes (paper Eq. 5), in fp32.
 
         Args:
-            pred (Tensor): Online predictions, shape (n, C).
-            target (Tensor): Target projections, shape (n, C); no gradient flows into it.
-            valid (Tensor): bool, shape (n,).
+            pred (Tensor): Online predictions, shape (N*K, C), image by image.
+            target (Tensor): Target projections, shape (N*K, C); no gradient flows into it.
+            valid (Tensor): bool, shape (N, K).
+            reduction (str): ``'image'``: mean over each image's valid boxes, then over the
+                images with at least one; ``'box'``: mean over all valid boxes. Defaults to
+                ``'image'``.
 
         Returns:
-            Tensor: scalar loss.
+            Tensor: scalar float32 loss (0 with a graph when no box is valid).
         """
-        cos = F.cosine_similarity(pred, target.detach(), dim=1)              # n
+        # fp32 whatever autocast produced: the cosine of 256-d bf16 vectors loses digits
+        cos = F.cosine_similarity(pred.float(), target.detach().float(), dim=1)  # N*K
+        cos = cos.view(valid.shape)                                              # N x K
         valid = valid.to(cos.dtype)
-        return -2. * (cos * valid).sum() / valid.sum().clamp(min=1.)
+        if reduction == 'box':
+            return -2. * (cos * valid).sum() / valid.sum().clamp(min=1.)
+        if reduction != 'image':
+            raise ValueError(f"reduction must be 'image' or 'box', got {reduction!r}")
+        count = valid.sum(dim=1)                                                 # N
+        per_image = (cos * valid).sum(dim=1) / count.clamp(min=1.)              # N
+        has_box = (count > 0).to(cos.dtype)                                      # N
+        return -2. * (per_image * has_box).sum() / has_box.sum().clamp(min=1.)
 
     def loss(self, inputs: List[torch.Tensor], data_samples: List[SelfSupDataSample],
              **kwargs) -> Dict[str, torch.Tensor]:
@@ -197,22 +258,23 @@ class SoCo(BaseModel):
         """
         assert isinstance(inputs, list), 'SoCo expects a list of views'
         rois, valid = self.pack_rois(data_samples, len(inputs))
-        used = sorted({v for pair in self.view_pairs for v in pair})
-        if used[-1] >= len(inputs):
-            raise ValueError(f'view_pairs use view {used[-1] + 1} but only {len(inputs)} views '
+        used = max(v for pair in self.view_pairs for v in pair)
+        if used >= len(inputs):
+            raise ValueError(f'view_pairs use view {used + 1} but only {len(inputs)} views '
                              'came from the pipeline')
 
         online_net = self._online_network()
-        online = {v: self._box_embeddings(online_net, inputs[v], rois[v], self.predictor)
-                  for v in used}                                              # (N*K) x C
+        online = self._view_embeddings(online_net, inputs, rois, self.predictor)
         with torch.no_grad():
             momentum = self.target_net.update_parameters(nn.ModuleDict(online_net))
-            target = {v: self._box_embeddings(self.target_net.module, inputs[v], rois[v])
-                      for v in used}                                          # (N*K) x C
+            target = self._view_embeddings(self.target_net.module, inputs, rois)
 
         losses = {}
-        for a, b in self.view_pairs:
-            losses[f'loss_v{a + 1}_v{b + 1}'] = self.pair_loss(online[a], target[b], valid)
-            losses[f'loss_v{b + 1}_v{a + 1}'] = self.pair_loss(online[b], target[a], valid)
+        for pair in self.view_pairs:
+            a, b = pair
+            losses[f'loss_v{a + 1}_v{b + 1}'] = self.pair_loss(
+                online[(a, pair)], target[(b, pair)], valid, self.loss_reduction)
+            losses[f'loss_v{b + 1}_v{a + 1}'] = self.pair_loss(
+                online[(b, pair)], target[(a, pair)], valid, self.loss_reduction)
         losses['momentum'] = torch.tensor(momentum)
         return losses

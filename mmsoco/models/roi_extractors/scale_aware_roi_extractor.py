@@ -1,5 +1,4 @@
 """Scale-aware assignment of SoCo: each box is pooled once, from the FPN level of its size."""
-import math
 from typing import List, Optional, Sequence, Tuple
 
 import torch
@@ -12,21 +11,29 @@ from mmsoco.registry import MODELS
 class ScaleAwareRoIExtractor(SingleRoIExtractor):
     """mmdet's :class:`SingleRoIExtractor` with SoCo's level assignment.
 
-    A box of side ``s = sqrt(w * h)`` (in the view's pixels) goes to level ``i`` when
-    ``scale_ranges[i][0] <= s < scale_ranges[i][1]``.  The paper's ranges map
-    ``0-48 -> P2, 48-96 -> P3, 96-192 -> P4, 192-224 -> P5``; sizes beyond the last range go to
-    the last level.  ``fixed_level`` switches the assignment off and pools every box from one
-    level.  Pooling itself is mmcv's ``RoIAlign``, one call per level over only that level's
-    boxes.  Unlike mmdet's loop (a ``nonzero`` and a scatter per level) the boxes are sorted by
-    level once, so a forward waits on the device once instead of once per level.
+    A box of side ``s = sqrt(w * h)`` (in the view's pixels) goes to the first level ``i`` with
+    ``s <= level_bounds[i]``, and to the last level when it exceeds every bound.  Upper bounds are
+    inclusive, as in the original code: with the paper's ``(48, 96, 192)`` a box of side 48 is
+    pooled from P2, one of side 48.0001 from P3, 96 from P3, 192 from P4 and anything larger from
+    P5.  The bounds are boundaries between consecutive levels, so a config can describe neither a
+    gap nor an overlap, and holds no infinity.  ``fixed_level`` switches the assignment off and
+    pools every box from one level.
+
+    Pooling itself is mmcv's ``RoIAlign``, one call per level over only that level's boxes.
+    Unlike mmdet's loop (a ``nonzero`` and a scatter per level) the boxes are sorted by level
+    once, so a forward waits on the device once instead of once per level.  It runs in fp32
+    under mixed precision, as the original code did (it cast the feature maps to the boxes'
+    dtype): box coordinates keep their precision (bf16 rounds 213.7 to 214), and mmcv's CPU
+    kernel has no bf16.
 
     Args:
         roi_layer (dict): RoI layer config, e.g. ``dict(type='RoIAlign', output_size=7,
             sampling_ratio=0, aligned=True)``.
         out_channels (int): Channels of the pooled features.
         featmap_strides (Sequence[int]): Strides of the input levels, e.g. ``[4, 8, 16, 32]``.
-        scale_ranges (Sequence[tuple[float, float]]): One ``[low, high)`` range of box side per
-            level. Defaults to the paper's ``((0, 48), (48, 96), (96, 192), (192, inf))``.
+        level_bounds (Sequence[float]): Inclusive upper bound of box side for every level but the
+            last, strictly increasing; ``len(featmap_strides) - 1`` values. Defaults to the
+            paper's ``(48, 96, 192)``.
         fixed_level (int, optional): Pool every box from this level instead. Defaults to None.
         init_cfg (dict, optional): Initialization config.
     """
@@ -35,19 +42,24 @@ class ScaleAwareRoIExtractor(SingleRoIExtractor):
                  roi_layer: dict,
                  out_channels: int,
                  featmap_strides: List[int],
-                 scale_ranges: Sequence[Tuple[float, float]] = (
-                     (0, 48), (48, 96), (96, 192), (192, math.inf)),
+                 level_bounds: Sequence[float] = (48, 96, 192),
                  fixed_level: Optional[int] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(roi_layer=roi_layer, out_channels=out_channels,
                          featmap_strides=featmap_strides, init_cfg=init_cfg)
-        if fixed_level is None and len(scale_ranges) != len(featmap_strides):
-            raise ValueError(f'{len(scale_ranges)} scale_ranges for {len(featmap_strides)} '
-                             'levels: give one [low, high) range of box side per level')
+        bounds = [float(b) for b in level_bounds]
+        if fixed_level is None and len(bounds) != len(featmap_strides) - 1:
+            raise ValueError(f'{len(bounds)} level_bounds for {len(featmap_strides)} levels: give '
+                             'one upper bound of box side per level but the last, e.g. '
+                             '(48, 96, 192) for P2-P5')
+        if any(low >= high for low, high in zip(bounds, bounds[1:])) or any(
+                b <= 0 for b in bounds):
+            raise ValueError(f'level_bounds must be positive and strictly increasing, got '
+                             f'{tuple(level_bounds)}')
         if fixed_level is not None and not 0 <= fixed_level < len(featmap_strides):
             raise ValueError(f'fixed_level={fixed_level} but there are only '
                              f'{len(featmap_strides)} levels')
-        self.scale_ranges = [tuple(float(v) for v in r) for r in scale_ranges]
+        self.level_bounds = bounds
         self.fixed_level = fixed_level
 
     def map_roi_levels(self, rois: torch.Tensor, num_levels: int) -> torch.Tensor:
@@ -64,9 +76,9 @@ class ScaleAwareRoIExtractor(SingleRoIExtractor):
             return rois.new_full((rois.size(0), ), self.fixed_level, dtype=torch.long)
         side = torch.sqrt((rois[:, 3] - rois[:, 1]).clamp(min=0) *
                           (rois[:, 4] - rois[:, 2]).clamp(min=0))             # n
-        # upper bounds of levels 0..L-2; a box at or above a bound moves one level up
-        bounds = side.new_tensor([high for _, high in self.scale_ranges[:num_levels - 1]])
-        return torch.bucketize(side, bounds, right=True).clamp(max=num_levels - 1)
+        bounds = side.new_tensor(self.level_bounds[:num_levels - 1])
+        # right=False: bounds[i - 1] < side <= bounds[i] gives i, the upper bound is inclusive
+        return torch.bucketize(side, bounds, right=False)
 
     def forward(self,
                 feats: Tuple[torch.Tensor],
@@ -80,12 +92,12 @@ class ScaleAwareRoIExtractor(SingleRoIExtractor):
             roi_scale_factor (float, optional): Scale boxes around their centre first.
 
         Returns:
-            Tensor: shape (n, C, out_h, out_w), in the order of ``rois``.
+            Tensor: shape (n, C, out_h, out_w), float32, in the order of ``rois``.
         """
+        feats, rois = self._fp32(feats, rois)
         num_levels = len(feats)
         if num_levels == 1:
             return super().forward(feats, rois, roi_scale_factor)
-        rois = rois.type_as(feats[0])
         levels = self.map_roi_levels(rois, num_levels)                      # n
         if roi_scale_factor is not None:
             rois = self.roi_rescale(rois, roi_scale_factor)
@@ -101,16 +113,29 @@ class ScaleAwareRoIExtractor(SingleRoIExtractor):
         unused = [feats[i].sum() * 0. for i in range(num_levels) if not counts[i]]
         return roi_feats + sum(unused) if unused else roi_feats
 
-    def pool_all_levels(self, feats: Tuple[torch.Tensor], rois: torch.Tensor) -> torch.Tensor:
-        """Pool every RoI from every level (the original SoCo code's strategy).
+    def pool_all_levels(self, feats: Tuple[torch.Tensor],
+                        rois: torch.Tensor) -> List[torch.Tensor]:
+        """Pool every RoI from every level, one tensor per level (the original SoCo code).
 
-        Only for comparison in benchmarks: it does ``num_levels`` times the pooling and head work.
+        ``SoCo(roi_pooling='original')`` runs each level's tensor through the head and MLPs as a
+        batch of its own, then keeps each box's assigned level (:meth:`map_roi_levels`).
 
         Args:
             feats (tuple[Tensor]): Levels, each of shape (N, C, H_l, W_l).
-            rois (Tensor): shape (n, 5).
+            rois (Tensor): shape (n, 5), first column is the batch index.
 
         Returns:
-            Tensor: shape (num_levels * n, C, out_h, out_w), level-major.
+            list[Tensor]: ``len(feats)`` tensors of shape (n, C, out_h, out_w), in the order of
+            ``rois``.
         """
-        return torch.cat([self.roi_layers[i](feats[i], rois) for i in range(len(feats))])
+        feats, rois = self._fp32(feats, rois)
+        return [self.roi_layers[i](feats[i], rois) for i in range(len(feats))]
+
+    @staticmethod
+    def _fp32(feats: Tuple[torch.Tensor],
+              rois: torch.Tensor) -> Tuple[Tuple[torch.Tensor], torch.Tensor]:
+        # autocast leaves the FPN levels in fp16/bf16: pool them in fp32 (fp32 maps stay as is)
+        dtype = feats[0].dtype
+        if dtype in (torch.float16, torch.bfloat16):
+            dtype = torch.float32
+        return tuple(f.to(dtype) for f in feats), rois.to(dtype)
