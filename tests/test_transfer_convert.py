@@ -14,7 +14,6 @@ from mmsoco.converters import (SoCoCheckpointError, convert_soco_checkpoint, con
                                layout_from_config, load_detectron2_pickle, make_mini_coco,
                                mini_coco_name, save_detectron2_pickle, split_networks)
 from transfer_utils import (REPO, TRANSFER_CONFIGS, TRANSFER_DIR, expected_transfer,
-                            hand_soco_state_dict, real_soco_available, real_soco_state_dict,
                             save_like_mmengine, soco_state_dict, transfer_layout)
 
 SOCO2MMDET = osp.join(REPO, 'tools', 'model_converters', 'soco2mmdet.py')
@@ -43,12 +42,28 @@ def run_tool(path, *argv):
 
 
 # --------------------------------------------------------------------------- the SoCo layout
-@pytest.mark.skipif(not real_soco_available(), reason='SoCo algorithm not in this checkout')
 @pytest.mark.parametrize('variant', ['fpn', 'c4'])
 def test_real_soco_model_has_the_layout_the_converter_reads(variant):
-    real = real_soco_state_dict(variant)
-    hand = hand_soco_state_dict(variant)
-    assert {k: v.shape for k, v in real.items()} == {k: v.shape for k, v in hand.items()}
+    """The registered SoCo model's state dict: online modules, predictor, their target copies."""
+    state = _state(variant)
+    online = ('backbone', 'neck', 'head', 'projector') if variant == 'fpn' else (
+        'backbone', 'head', 'projector')
+    online_keys = [k for k in state if k.split('.')[0] in online]
+    target_keys = [f'target_net.module.{k}' for k in online_keys]
+    predictor_keys = [k for k in state if k.startswith('predictor.')]
+    assert predictor_keys and sorted(state) == sorted(online_keys + target_keys +
+                                                      predictor_keys + ['target_net.steps'])
+    assert all(state[k].shape == state[f'target_net.module.{k}'].shape for k in online_keys)
+    levels = {k.split('.')[2] for k in online_keys if k.startswith('neck.')}
+    stages = {k.split('.')[1] for k in online_keys if k.startswith('backbone.layer')}
+    if variant == 'fpn':  # P2-P5 with BN, ResNet stages 1-4, the 4conv1fc box head
+        assert levels == {'0', '1', '2', '3'} and 'neck.lateral_convs.0.bn.weight' in state
+        assert stages == {'layer1', 'layer2', 'layer3', 'layer4'}
+        assert state['head.shared_fcs.0.weight'].shape == (1024, 256 * 7 * 7)
+        assert 'head.shared_convs.3.conv.weight' in state
+    else:  # C4: ResNet stages 1-3, res5 is the head
+        assert not levels and stages == {'layer1', 'layer2', 'layer3'}
+        assert state['head.layer4.2.conv3.weight'].shape == (2048, 512, 1, 1)
 
 
 @pytest.mark.parametrize('variant', ['fpn', 'c4'])

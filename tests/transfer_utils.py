@@ -5,9 +5,7 @@
   with distinguishable values: random BN statistics and affine parameters, a counter in
   ``num_batches_tracked``, and a target network that differs from the online one.  So a test can
   tell a pretrained tensor from a freshly initialised one, and the online from the target network.
-  :func:`hand_soco_state_dict` assembles the same layout from the modules (mmselfsup ResNet, mmdet
-  FPN, RCNNHead or mmdet ResLayer, ProjectionMLP); a test checks both agree.
-  The C4 backbone is mmdet's 3-stage ResNet (same names as mmselfsup's).
+  If SoCo does not build, every test that needs its checkpoint fails: there is no stand-in.
 * :func:`write_tiny_coco` writes 2 real photos bundled with scikit-image (``skimage/data``) at
   224 px with hand-placed boxes and polygon masks as a COCO-format dataset.
 * :func:`tiny_train_cfg` turns a transfer config into a 1-iteration CPU run on that dataset.
@@ -44,61 +42,13 @@ def soco_model_cfg(variant):
     return model_cfg(variant).to_dict()
 
 
-def real_soco_available():
-    """Whether the SoCo algorithm and its model configs are in the checkout."""
-    try:
-        import mmsoco  # noqa: F401
-        from mmselfsup.registry import MODELS
-    except ImportError:
-        return False
-    return MODELS.get('SoCo') is not None and osp.exists(
-        osp.join(REPO, 'configs', '_base_', 'models', 'soco_r50_fpn.py'))
-
-
 def real_soco_state_dict(variant):
     """State dict of the registered SoCo model (online + target network), fresh init."""
-    import mmsoco  # noqa: F401  (registers SoCo)
     from mmengine.registry import DefaultScope
     from mmselfsup.registry import MODELS
     with DefaultScope.overwrite_default_scope('mmselfsup'):
         model = MODELS.build(soco_model_cfg(variant))
     return OrderedDict((k, v.detach().clone()) for k, v in model.state_dict().items())
-
-
-def hand_soco_state_dict(variant):
-    """The SoCo layout assembled from its modules, under the checkpoint's prefixes."""
-    import mmsoco  # noqa: F401
-    from mmdet.models.backbones import ResNet as DetResNet
-    from mmdet.models.necks import FPN
-    from mmdet.models.roi_heads.shared_heads import ResLayer
-    from mmselfsup.models.backbones import ResNet
-
-    from mmsoco.models.heads import RCNNHead
-    from mmsoco.models.necks import ProjectionMLP
-
-    if variant == 'fpn':
-        online = dict(backbone=ResNet(depth=50, out_indices=(1, 2, 3, 4)),
-                      neck=FPN([256, 512, 1024, 2048], 256, num_outs=4, norm_cfg=dict(type='BN')),
-                      head=RCNNHead(),
-                      projector=ProjectionMLP(1024))
-    else:
-        # mmselfsup's ResNet cannot have 3 stages (it passes out_indices=(3, ) to mmcls's
-        # check); mmdet's ResNet has the same parameter names.
-        online = dict(backbone=DetResNet(depth=50, num_stages=3, out_indices=(2, ),
-                                         strides=(1, 2, 2), dilations=(1, 1, 1)),
-                      head=ResLayer(depth=50, stage=3, stride=2),
-                      projector=ProjectionMLP(2048))
-    state = OrderedDict()
-    for name, module in online.items():
-        for k, v in module.state_dict().items():
-            state[f'{name}.{k}'] = v
-    for k, v in ProjectionMLP(256).state_dict().items():
-        state[f'predictor.{k}'] = v
-    for name, module in online.items():
-        for k, v in module.state_dict().items():
-            state[f'target_net.module.{name}.{k}'] = v.clone()
-    state['target_net.steps'] = torch.tensor(0, dtype=torch.long)
-    return state
 
 
 def distinguishable(state, seed=0):
@@ -123,26 +73,18 @@ def distinguishable(state, seed=0):
         if k.startswith('target_net.module.') and v.is_floating_point():
             v = v + 0.01 * torch.randn(v.shape, generator=g)
         out[k] = v
-    if 'target_net.steps' in out:
-        out['target_net.steps'] = torch.tensor(4321, dtype=torch.long)
+    assert 'target_net.steps' in out, 'SoCo state dict without the target step counter'
+    out['target_net.steps'] = torch.tensor(4321, dtype=torch.long)
     return out
 
 
 @lru_cache(maxsize=None)
 def soco_state_dict(variant, seed=0):
-    """A distinguishable SoCo state dict: the real model when it builds, else hand-assembled.
+    """A distinguishable state dict of the real SoCo model (:func:`distinguishable`).
 
-    Cached: built once per test process (callers must not modify it).
-    (When the real model exists but does not build, ``test_real_soco_model_has_the_layout_the_
-    converter_reads`` fails and says why; the transfer tests still run on the hand layout.)
+    Cached: the model is built once per test session (callers must not modify the result).
     """
-    state = None
-    if real_soco_available():
-        try:
-            state = real_soco_state_dict(variant)
-        except Exception:  # noqa: BLE001  (reported by the layout test)
-            state = None
-    return distinguishable(state if state is not None else hand_soco_state_dict(variant), seed)
+    return distinguishable(real_soco_state_dict(variant), seed)
 
 
 def save_like_mmengine(state, path):
