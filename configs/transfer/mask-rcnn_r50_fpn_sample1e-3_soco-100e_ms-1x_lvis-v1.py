@@ -1,28 +1,51 @@
-# Mask R-CNN R50-FPN fine-tuned from SoCo (R50-FPN) on LVIS v1, 1x schedule.
+# Mask R-CNN R50-FPN fine-tuned from SoCo (R50-FPN) on LVIS v1, 1x schedule, with the SoCo
+# release's Detectron2 protocol (detectron2_configs/LVIS_R_50_FPN_1x.yaml +
+# SoCo_FPN_Star_400ep_lvis.yaml, which sets 90k iterations, steps at 60k and 80k).
 #
-# Same transfer and fine-tuning as the COCO R50-FPN config (backbone, FPN and the 4conv1fc BN box
-# head from SoCo, SyncBN everywhere, weight decay 2.5e-5); data and schedule are mmdet's LVIS v1
-# recipe: repeat-factor sampling (threshold 1e-3), multi-scale training, 1x (12 epochs), up to
-# 300 detections per image.  The SoCo release's LVIS config is a Detectron2 1x (90k iterations,
-# steps at 60k and 80k) with the same weight decay.  Evaluation needs the `lvis` package.
-_base_ = 'mmdet::lvis/mask-rcnn_r50_fpn_sample1e-3_ms-1x_lvis-v1.py'
+# Model, solver and Precise BN as the COCO R50-FPN 1x config (backbone, FPN and the 4conv1fc BN
+# box head from SoCo, SyncBN everywhere, weight decay 2.5e-5, multi-scale 640..800); LVIS v1 data
+# with repeat-factor sampling (threshold 0.001), 1203 classes, up to 300 detections per image at
+# a score threshold of 1e-4.  Evaluation needs the `lvis` package.
+# Repeat-factor sampling: mmdet's ClassBalancedDataset repeats image i ceil(r_i) times per pass
+# (r_i = max over its categories c of max(1, sqrt(0.001 / f_c)), f_c the fraction of training
+# images with c); Detectron2's RepeatFactorTrainingSampler uses the same r_i but rounds it at
+# random each epoch (floor + Bernoulli of the fraction), so rare images come a little more often
+# here.  docs/transfer.md has the details.
+_base_ = './mask-rcnn_r50_fpn_soco-100e_1x_coco.py'
 
-load_from = 'checkpoints/soco_r50-fpn_mmdet-rcnn.pth'  # converted SoCo checkpoint
+dataset_type = 'LVISV1Dataset'
+data_root = 'data/lvis_v1/'
 
-norm_cfg = dict(type='SyncBN', requires_grad=True)
 model = dict(
-    backbone=dict(
-        frozen_stages=-1,
-        norm_cfg=norm_cfg,
-        norm_eval=False,
-        init_cfg=None),  # weights come from load_from: nothing is downloaded
-    neck=dict(norm_cfg=norm_cfg),  # as pretrained: SoCo's FPN has BN
     roi_head=dict(
-        bbox_head=dict(
-            type='Shared4Conv1FCBBoxHead',
-            conv_out_channels=256,
-            fc_out_channels=1024,
-            norm_cfg=norm_cfg),
-        mask_head=dict(norm_cfg=norm_cfg)))
+        bbox_head=dict(num_classes=1203), mask_head=dict(num_classes=1203)),
+    test_cfg=dict(rcnn=dict(score_thr=0.0001, max_per_img=300)))  # LVIS allows up to 300
 
-optim_wrapper = dict(optimizer=dict(weight_decay=2.5e-5))
+train_dataloader = dict(
+    dataset=dict(
+        _delete_=True,
+        type='ClassBalancedDataset',
+        oversample_thr=1e-3,
+        dataset=dict(
+            type=dataset_type,
+            data_root=data_root,
+            ann_file='annotations/lvis_v1_train.json',
+            data_prefix=dict(img=''),
+            filter_cfg=dict(filter_empty_gt=True, min_size=32),
+            pipeline={{_base_.train_pipeline}},
+            backend_args=None)))
+val_dataloader = dict(
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='annotations/lvis_v1_val.json',
+        data_prefix=dict(img='')))
+test_dataloader = val_dataloader
+
+val_evaluator = dict(
+    _delete_=True,
+    type='LVISMetric',
+    ann_file=data_root + 'annotations/lvis_v1_val.json',
+    metric=['bbox', 'segm'],
+    backend_args=None)
+test_evaluator = val_evaluator

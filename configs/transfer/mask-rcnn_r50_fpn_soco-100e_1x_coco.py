@@ -1,17 +1,20 @@
-# Mask R-CNN R50-FPN fine-tuned from SoCo (R50-FPN, 100 epochs) on COCO, 1x schedule.
+# Mask R-CNN R50-FPN fine-tuned from SoCo (R50-FPN, 100 epochs) on COCO, 1x schedule, with the
+# SoCo release's Detectron2 protocol (detectron2_configs/R_50_FPN_1x.yaml + SoCo_FPN_100ep.yaml:
+# data, solver and Precise BN in ./_base_/soco-d2_ms-90k_coco-instance.py); docs/transfer.md
+# compares it point by point.
 #
-# SoCo paper, fine-tuning protocol: Mask R-CNN R50-FPN, every layer fine-tuned end-to-end with
-# SyncBN in the backbone, FPN and heads, standard 1x / 2x schedules, and the 4conv1fc box head with
-# BN (the head SoCo pretrains).  Every layer SoCo pretrained starts from the converted checkpoint:
+# Every layer SoCo pretrained starts from the converted checkpoint:
 #   backbone.*                            <- SoCo backbone (ResNet-50)
 #   neck.{lateral,fpn}_convs.{0..3}       <- SoCo FPN P2-P5 (same indices: start_level=0)
 #   roi_head.bbox_head.shared_{convs,fcs} <- SoCo R-CNN head (4 conv + BN, 1 fc)
 # RPN, box predictor and mask head start fresh.  Produce the checkpoint with
 #   python tools/model_converters/soco2mmdet.py SOCO.pth checkpoints/soco_r50-fpn_mmdet-rcnn.pth
 # and point `load_from` at it (`--cfg-options load_from=...`).
-# Where the paper is silent this keeps mmdet's defaults: SGD lr 0.02 for 16 images, momentum 0.9,
-# 500-iter linear warm-up, single-scale (1333, 800) training.
-_base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
+# Short form (mmselfsup/mmdet single-scale training):
+#   --cfg-options "train_dataloader.dataset.pipeline.2.scales=[(1333,800)]"
+_base_ = [
+    'mmdet::_base_/models/mask-rcnn_r50_fpn.py', './_base_/soco-d2_ms-90k_coco-instance.py'
+]
 
 load_from = 'checkpoints/soco_r50-fpn_mmdet-rcnn.pth'  # converted SoCo checkpoint
 
@@ -32,6 +35,3 @@ model = dict(
             fc_out_channels=1024,
             norm_cfg=norm_cfg),
         mask_head=dict(norm_cfg=norm_cfg)))
-
-# The SoCo release fine-tunes with weight decay 2.5e-5 (detectron2_configs/SoCo_*.yaml).
-optim_wrapper = dict(optimizer=dict(weight_decay=2.5e-5))

@@ -9,10 +9,14 @@
 # Produce the checkpoint with
 #   python tools/model_converters/soco2mmdet.py SOCO.pth \
 #       checkpoints/soco_r50-fpn_mmdet-retinanet.pth --det retinanet
-# The paper gives no RetinaNet fine-tuning recipe beyond SyncBN fine-tuning of every layer, so
-# optimizer and schedule are mmdet's defaults (SGD lr 0.01 for 16 images, wd 1e-4, 1x);
-# the head keeps mmdet's default (no norm layers).
-_base_ = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
+# The SoCo release has no RetinaNet config.  Fine-tuning as the release's Mask R-CNN does: SyncBN
+# everywhere, every stage trained, Detectron2's data and 1x schedule (90k iterations,
+# multi-scale 640..800, ./_base_/soco-d2_ms-90k_coco.py), Precise BN; the optimizer is
+# Detectron2's and mmdet's for RetinaNet (SGD lr 0.01 for 16 images, weight decay 1e-4).  The
+# head keeps mmdet's default (no norm layers).
+# Short form (mmdet single-scale training):
+#   --cfg-options "train_dataloader.dataset.pipeline.2.scales=[(1333,800)]"
+_base_ = ['mmdet::_base_/models/retinanet_r50_fpn.py', './_base_/soco-d2_ms-90k_coco.py']
 
 load_from = 'checkpoints/soco_r50-fpn_mmdet-retinanet.pth'  # converted with --det retinanet
 
@@ -24,3 +28,5 @@ model = dict(
         norm_eval=False,
         init_cfg=None),  # weights come from load_from: nothing is downloaded
     neck=dict(start_level=1, norm_cfg=norm_cfg))  # as pretrained: SoCo's FPN has BN
+
+optim_wrapper = dict(optimizer=dict(lr=0.01))

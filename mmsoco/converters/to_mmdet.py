@@ -131,7 +131,7 @@ def layout_from_config(cfg) -> DetectorLayout:
         return DetectorLayout('fpn', f'{kind} R50-FPN ({levels}{head})', start, box,
                               two_stage=bool(roi_head))
     shared = roi_head.get('shared_head')
-    if _type_name(shared) == 'ResLayer' and shared.get('stage', 3) == 3:
+    if _type_name(shared) in ('ResLayer', 'ResLayerExtraNorm') and shared.get('stage', 3) == 3:
         return DetectorLayout('c4', f'{kind} R50-C4 (res5 shared head)')
     raise SoCoCheckpointError(
         f'the config model ({kind}) has neither an FPN neck nor a res5 ResLayer shared head: '
@@ -181,10 +181,16 @@ class Conversion:
                  else 'the detection head']
         if self.variant == 'fpn' and self.layout.fpn_start_level > 0:
             fresh.append('the FPN extra convs P6/P7 (neck.fpn_convs.3, neck.fpn_convs.4)')
+        if self.variant == 'c4':
+            fresh.append(f'the extra BN after res5 ({EXTRA_NORM}*) where the detector has one '
+                         '(ResLayerExtraNorm, as the transfer configs)')
         lines.append('freshly initialised in the detector: ' + '; '.join(fresh))
         return '\n'.join(lines)
 
 
+#: The extra norm on res5's output of :class:`mmsoco.models.ResLayerExtraNorm` (Detectron2's
+#: Res5ROIHeadsExtraNorm): no SoCo layer feeds it, it starts fresh.
+EXTRA_NORM = 'roi_head.shared_head.norm.'
 _FPN_KEY = re.compile(r'^neck\.(lateral_convs|fpn_convs)\.(\d+)\.(.+)$')
 _LEFT_OUT = {
     'projector.': 'projector MLP of the pretext task, no detector counterpart',
@@ -274,7 +280,8 @@ def check_against_detector(conv: Conversion, detector: torch.nn.Module) -> None:
 
     Every converted tensor must exist in the detector with the same shape, and every detector
     parameter/buffer in :meth:`DetectorLayout.transfer_scopes` must come from SoCo, except the
-    FPN extra convs (P6/P7), which no SoCo level feeds.
+    FPN extra convs (P6/P7), which no SoCo level feeds, and the extra norm after res5
+    (:data:`EXTRA_NORM`).
 
     Raises:
         SoCoCheckpointError: Naming unexpected, missing and mismatched keys.
@@ -287,9 +294,9 @@ def check_against_detector(conv: Conversion, detector: torch.nn.Module) -> None:
     converted_levels = {int(k.split('.')[2]) for k in conv.state_dict
                         if k.startswith('neck.fpn_convs.')}
 
-    def fresh(key):  # FPN extra convs (RetinaNet/FCOS P6, P7): no SoCo level feeds them
-        return key.startswith('neck.fpn_convs.') and int(key.split('.')[2]) not in \
-            converted_levels
+    def fresh(key):  # FPN extra convs (RetinaNet/FCOS P6, P7), res5's extra norm: not SoCo's
+        return key.startswith(EXTRA_NORM) or key.startswith('neck.fpn_convs.') and \
+            int(key.split('.')[2]) not in converted_levels
 
     scopes = conv.layout.transfer_scopes()
     missing = [k for k in model_sd if k.startswith(scopes) and k not in conv.state_dict
