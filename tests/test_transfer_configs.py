@@ -271,6 +271,34 @@ class RecordBNInputs(Hook):
                                for n, m in bns.items()}
 
 
+class PreciseBNRunsAtValidation(Hook):
+    """How many times Precise BN had run when each validation started."""
+
+    def __init__(self):
+        self.runs = []
+
+    def before_val(self, runner):
+        self.runs += [h.runs for h in runner.hooks if isinstance(h, DetPreciseBNHook)]
+
+
+def _validate_every_iteration(cfg, config, data_root):
+    """Two iterations with a validation after each, on the tiny set (COCO bbox metric)."""
+    ann_file = osp.join(data_root, 'annotations.json')
+    pipeline = copy.deepcopy(_cfg(config).val_dataloader.dataset.pipeline)
+    for t in pipeline:
+        if t['type'] == 'Resize':
+            t['scale'] = (224, 224)
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=2, val_interval=1)
+    cfg.val_dataloader = dict(
+        batch_size=1, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=False),
+        dataset=dict(type='CocoDataset', data_root=data_root, ann_file=ann_file,
+                     data_prefix=dict(img='images/'),
+                     metainfo=cfg.train_dataloader.dataset.metainfo, test_mode=True,
+                     pipeline=pipeline))
+    cfg.val_cfg = dict(type='ValLoop')
+    cfg.val_evaluator = dict(type='CocoMetric', ann_file=ann_file, metric='bbox')
+
+
 @pytest.mark.parametrize('config', TRANSFER_CONFIGS)
 def test_transfer_config_loads_soco_and_trains(config, converted, tmp_path):
     variant, det = transfer_layout(config)
@@ -280,7 +308,12 @@ def test_transfer_config_loads_soco_and_trains(config, converted, tmp_path):
     cfg = tiny_train_cfg(config, ckpt, str(tmp_path / 'data'), str(tmp_path / 'work'),
                          name=f'transfer-{config}')
     cfg.train_dataloader.batch_sampler = dict(type='AspectRatioBatchSampler')  # as mmdet's
+    validate = config.startswith('retinanet')  # one config also checks Precise BN before val
+    if validate:
+        _validate_every_iteration(cfg, config, str(tmp_path / 'data'))
     runner = Runner.from_cfg(cfg)
+    before_val = PreciseBNRunsAtValidation()
+    runner.register_hook(before_val)
     snapshot = SnapshotAfterLoad()
     runner.register_hook(snapshot)
     record = {}
@@ -316,7 +349,9 @@ def test_transfer_config_loads_soco_and_trains(config, converted, tmp_path):
 
     # Precise BN ran once, after the last iteration, on one batch (2 images = the whole set) ...
     precise = [h for h in runner.hooks if isinstance(h, DetPreciseBNHook)]
-    assert len(precise) == 1 and precise[0].runs == 1
+    assert len(precise) == 1 and precise[0].runs == (2 if validate else 1)
+    if validate:  # 2 iterations, validation after each: Precise BN ran before each of them
+        assert before_val.runs == [1, 2]
     # ... and every BN layer now holds the statistics of the batch it saw then
     assert record['seen'] and all(len(v) == 1 for v in record['seen'].values()), \
         {n: len(v) for n, v in record['seen'].items() if len(v) != 1}
@@ -330,6 +365,7 @@ def test_transfer_config_loads_soco_and_trains(config, converted, tmp_path):
 
     if variant == 'c4':
         _check_extra_norm(runner.model, loaded)
+        assert EXTRA_NORM in conv.summary()  # the converter names it among the fresh layers
 
 
 def _check_extra_norm(model, loaded):
