@@ -136,6 +136,9 @@ def test_config_states_the_release_protocol(config):
         assert roi.bbox_head.type == 'Shared4Conv1FCBBoxHead'
         assert roi.bbox_head.norm_cfg.type == 'SyncBN'
         assert roi.mask_head.norm_cfg.type == 'SyncBN'
+    if 'voc0712' in config:  # Detectron2's VOC AP: 11-point VOC07 AP averaged over IoU .5:.95
+        assert cfg.val_evaluator.eval_mode == '11points'
+        assert cfg.val_evaluator.iou_thrs == [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95]
     if 'lvis' in config:
         assert roi.bbox_head.num_classes == roi.mask_head.num_classes == 1203
         assert (model.test_cfg.rcnn.max_per_img, model.test_cfg.rcnn.score_thr) == (300, 1e-4)

@@ -46,6 +46,11 @@ param_scheduler = [
 ]
 default_hooks = dict(checkpoint=dict(by_epoch=False, interval=4000))
 
+# VOC07 test as Detectron2's PascalVOCDetectionEvaluator reports it (MoCo's AP, AP50, AP75):
+# 11-point AP at IoU 0.5, 0.55, ..., 0.95; `mAP` is their mean, `AP50` the VOC metric.
+val_evaluator = dict(iou_thrs=[0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95])
+test_evaluator = val_evaluator
+
 # Solver and Precise BN as the COCO configs (./_base_/soco-d2_ms-90k_coco-instance.py): weight
 # decay 2.5e-5 (the release's SoCo_*.yaml), none on norm layers, 1e-4 on the other biases.
 optim_wrapper = dict(
