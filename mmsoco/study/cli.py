@@ -1,0 +1,142 @@
+"""Command line of ``tools/transfer_study.py``: ``run``, ``split`` and ``toy-data``.
+
+    # the labelled set: a fixed split written as COCO jsons (raccoon: 160 train / 40 val)
+    python tools/transfer_study.py split voc ../shared/datasets/raccoon --val 40 --seed 0 \\
+        --out work_dirs/transfer_study/raccoon/data/det
+    # the comparison: soco, byol and scratch arms, fine-tuned with the same settings and seeds
+    python tools/transfer_study.py run --pretrain-images ../shared/datasets \\
+        --train-json work_dirs/transfer_study/raccoon/data/det/train.json \\
+        --val-json work_dirs/transfer_study/raccoon/data/det/val.json \\
+        --img-root ../shared/datasets/raccoon/images --work-dir work_dirs/transfer_study/raccoon
+    # a real, tiny labelled set for a CPU toy run (photos bundled with scikit-image)
+    python tools/transfer_study.py toy-data work_dirs/transfer_study/toy/data
+"""
+import argparse
+import json
+import os
+import sys
+
+from mmengine.config import DictAction
+
+from .study import ARMS, default_workers
+
+
+def _run_parser(sub):
+    p = sub.add_parser('run', help='run the comparison (keeps stages finished earlier)')
+    p.add_argument('--pretrain-images', nargs='+', default=[],
+                   help='unlabelled image folders for pretraining (searched recursively)')
+    p.add_argument('--train-json', required=True, help='COCO json of the training split')
+    p.add_argument('--val-json', required=True, help='COCO json of the evaluation split')
+    p.add_argument('--img-root', required=True, help='folder the jsons\' file_name are under')
+    p.add_argument('--work-dir', required=True, help='where every stage writes')
+    p.add_argument('--arms', nargs='+', default=list(ARMS), choices=ARMS)
+    p.add_argument('--seeds', nargs='+', type=int, default=[0], help='fine-tuning seeds')
+    p.add_argument('--pretrain-iters', type=int, default=1000)
+    p.add_argument('--pretrain-batch', type=int, default=64)
+    p.add_argument('--pretrain-size', type=int, default=224,
+                   help='view side: SoCo V1/V2 (V3 half), BYOL crops (224 = the paper)')
+    p.add_argument('--finetune-iters', type=int, default=1000)
+    p.add_argument('--finetune-batch', type=int, default=8)
+    p.add_argument('--det-scale', type=int, default=512,
+                   help='shorter side of detection images (longer <= 1333/800 of it)')
+    p.add_argument('--depth', type=int, default=50,
+                   help='ResNet depth of every arm (50 = the study; 18 only for quick tests)')
+    p.add_argument('--workers', type=int, default=default_workers(),
+                   help='dataloader workers and proposal workers')
+    p.add_argument('--device', choices=('cpu', 'cuda'), default='cuda')
+    p.add_argument('--amp', action='store_true', help='mixed precision (CUDA)')
+    p.add_argument('--pretrain-seed', type=int, default=0)
+    p.add_argument('--ckpt-interval', type=int, default=None,
+                   help='checkpoint interval of training stages (default: 1/4 of each run)')
+    for key, what in (('soco', 'the SoCo pretraining config'),
+                      ('byol', 'the BYOL pretraining config'),
+                      ('det', 'the detection config of every arm')):
+        p.add_argument(f'--{key}-cfg-options', nargs='+', action=DictAction, default={},
+                       help=f'override settings of {what}, e.g. '
+                       + ('model.train_cfg.rcnn.sampler.num=128' if key == 'det' else
+                          'optim_wrapper.optimizer.lr=0.5'))
+
+
+def _split_parser(sub):
+    p = sub.add_parser('split', help='write a fixed train/val split of a labelled set as COCO '
+                       'jsons (reads it with data_prep.annotations)')
+    p.add_argument('format', choices=('voc', 'yolo', 'coco'))
+    p.add_argument('dataset', help='dataset folder (VOC: with annotations/ and images/)')
+    p.add_argument('--out', required=True, help='output folder: train/val .json and .txt')
+    p.add_argument('--val', type=int, default=None, help='images in val')
+    p.add_argument('--seed', type=int, default=0, help='shuffle seed of the split')
+    p.add_argument('--val-list', default=None,
+                   help='use this list of val image names instead of drawing them')
+
+
+def _toy_parser(sub):
+    p = sub.add_parser('toy-data', help='write the toy labelled set (scikit-image photos with '
+                       'hand-placed boxes, and their mirror images)')
+    p.add_argument('out', help='output folder')
+    p.add_argument('--max-side', type=int, default=160)
+    p.add_argument('--val', type=int, default=4, help='images in val')
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        prog='python tools/transfer_study.py',
+        description='Transfer study: SoCo vs BYOL vs scratch pretraining for Faster R-CNN '
+        'R50-FPN on a small detection set.')
+    sub = parser.add_subparsers(dest='command', required=True)
+    _run_parser(sub)
+    _split_parser(sub)
+    _toy_parser(sub)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.command == 'toy-data':
+        from .datasets import write_toy_set
+        print(json.dumps(write_toy_set(args.out, args.max_side, args.val), indent=1))
+        return 0
+    if args.command == 'split':
+        from data_prep.annotations import load_dataset
+
+        from .datasets import read_names, write_split
+        try:
+            dataset = load_dataset(args.dataset, args.format)
+            val_names = read_names(args.val_list) if args.val_list else None
+            if val_names is None and args.val is None:
+                raise ValueError('give --val N (images in val) or --val-list FILE')
+            out = write_split(dataset, args.out, args.val, args.seed, val_names)
+        except (ValueError, OSError) as e:
+            print(f'transfer_study split: error: {e}', file=sys.stderr)
+            return 2
+        for path, reason in dataset.skipped:
+            print(f'skipped {path}: {reason}', file=sys.stderr)
+        print(json.dumps(out, indent=1))
+        return 0
+
+    if args.device == 'cpu':
+        # read by torch when CUDA is first used (after this): the run stays on the CPU
+        os.environ['CUDA_VISIBLE_DEVICES'] = ''
+    os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+    from .stages import StageMismatchError
+    from .study import StudySettings, TransferStudy
+    try:
+        settings = StudySettings(
+            pretrain_images=args.pretrain_images, train_json=args.train_json,
+            val_json=args.val_json, img_root=args.img_root, work_dir=args.work_dir,
+            arms=args.arms, seeds=args.seeds, pretrain_iters=args.pretrain_iters,
+            pretrain_batch=args.pretrain_batch, pretrain_size=args.pretrain_size,
+            finetune_iters=args.finetune_iters, finetune_batch=args.finetune_batch,
+            det_scale=args.det_scale, depth=args.depth, workers=args.workers,
+            device=args.device, amp=args.amp, pretrain_seed=args.pretrain_seed,
+            ckpt_interval=args.ckpt_interval,
+            cfg_options={k: getattr(args, f'{k}_cfg_options') for k in ('soco', 'byol', 'det')
+                         if getattr(args, f'{k}_cfg_options')})
+        if args.device == 'cuda':
+            import torch
+            if not torch.cuda.is_available():
+                raise ValueError('--device cuda, but torch sees no GPU (use --device cpu)')
+        TransferStudy(settings).run()
+    except (ValueError, FileNotFoundError, StageMismatchError) as e:
+        print(f'transfer_study: error: {e}', file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,40 @@
+"""BYOL's pretrained backbone as an MMDetection checkpoint, checked against the detector."""
+import torch
+
+from mmsoco.converters import build_detector
+
+
+def extract_backbone(src: str, dst: str, det_cfg) -> dict:
+    """Save the online ``backbone.*`` of a pretraining checkpoint for a detector's ``load_from``.
+
+    This is what mmselfsup's ``extract_backbone_weights.py`` does, plus a check: every
+    ``backbone.*`` tensor of the detector that ``det_cfg`` builds must come from the checkpoint,
+    with the same shape (a depth or layout mismatch stops here, not silently in fine-tuning).
+
+    Args:
+        src (str): mmselfsup Runner checkpoint (BYOL: ``backbone.*``, ``neck.*``, ``head.*``,
+            ``target_net.*``).
+        dst (str): Output ``{'state_dict': {backbone.*}, 'meta': ...}``.
+        det_cfg (Config): The detection config it is for.
+
+    Returns:
+        dict: ``mapped`` (tensors saved) and ``left_out`` (the rest of the checkpoint).
+
+    Raises:
+        ValueError: Missing, unexpected or mismatched backbone tensors.
+    """
+    ckpt = torch.load(src, map_location='cpu')  # mmengine's globals are allow-listed by mmsoco
+    state = ckpt.get('state_dict', ckpt)
+    backbone = {k: v for k, v in state.items() if k.startswith('backbone.')}
+    det_state = build_detector(det_cfg).state_dict()
+    wanted = {k: v for k, v in det_state.items() if k.startswith('backbone.')}
+    missing = sorted(set(wanted) - set(backbone))
+    unexpected = sorted(set(backbone) - set(wanted))
+    mismatched = sorted(k for k in set(backbone) & set(wanted)
+                        if backbone[k].shape != wanted[k].shape)
+    if missing or unexpected or mismatched:
+        raise ValueError(f'{src}: its backbone does not fit the detector: missing {missing[:4]}, '
+                         f'unexpected {unexpected[:4]}, shape mismatch {mismatched[:4]} '
+                         f'({len(missing)}/{len(unexpected)}/{len(mismatched)} in all)')
+    torch.save({'state_dict': backbone, 'meta': dict(source=src, part='backbone')}, dst)
+    return dict(mapped=len(backbone), left_out=len(state) - len(backbone))

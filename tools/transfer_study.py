@@ -1,0 +1,19 @@
+"""Transfer study: SoCo vs BYOL vs scratch for Faster R-CNN R50-FPN (thin wrapper).
+
+    python tools/transfer_study.py split voc ../shared/datasets/raccoon --val 40 --out DIR
+    python tools/transfer_study.py run --pretrain-images DIR --train-json DIR/train.json \\
+        --val-json DIR/val.json --img-root IMAGES --work-dir WORK
+    python tools/transfer_study.py toy-data OUT
+
+Everything is in :mod:`mmsoco.study` (see its ``cli`` module and docs/transfer_study.md).
+"""
+import os
+import sys
+
+# before torch loads OpenMP: spinning worker threads slow CPU runs 10-25x on small, busy machines
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+
+from mmsoco.study.cli import main  # noqa: E402
+
+if __name__ == '__main__':
+    sys.exit(main())
