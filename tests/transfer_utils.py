@@ -284,7 +284,8 @@ def tiny_train_cfg(config, load_from, data_root, work_dir, side=224, name='tiny'
         cfg[key] = None
     cfg.default_hooks.checkpoint = None
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
-    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
+    # the visualizer is a named global instance: one per run, not mmdet's shared 'visualizer'
+    cfg.visualizer.update(name=f'{name}-visualizer', vis_backends=[dict(type='LocalVisBackend')])
     train_cfg = cfg.model.get('train_cfg') or {}
     if 'rpn_proposal' in train_cfg:
         train_cfg.rpn_proposal.update(nms_pre=200, max_per_img=64)
