@@ -225,6 +225,27 @@ def test_short_forms_are_one_override_away():
     assert short.model == full.model and short.custom_hooks == full.custom_hooks
 
 
+def test_mmcls_precise_bn_does_not_take_an_mmdet_loader(tmp_path):
+    """Why DetPreciseBNHook exists: mmcls's function reads ``loader.batch_size``, which is None
+    when a batch sampler makes the batches (every mmdet config: AspectRatioBatchSampler)."""
+    from mmcls.engine.hooks.precise_bn_hook import update_bn_stats
+    from mmdet.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+
+    ann_file, classes = write_tiny_coco(str(tmp_path), ('person', 'cat'))
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        loader = Runner.build_dataloader(dict(
+            batch_size=2, num_workers=0, sampler=dict(type='InfiniteSampler', shuffle=False),
+            batch_sampler=dict(type='AspectRatioBatchSampler'),
+            dataset=dict(type='CocoDataset', data_root=str(tmp_path), ann_file=ann_file,
+                         data_prefix=dict(img='images/'), metainfo=dict(classes=classes),
+                         pipeline=[dict(type='LoadImageFromFile'),
+                                   dict(type='PackDetInputs')])))
+    assert loader.batch_size is None and loader.batch_sampler.batch_size == 2
+    with pytest.raises(TypeError, match="'NoneType' and 'int'"):
+        update_bn_stats(torch.nn.BatchNorm2d(3).train(), loader, num_samples=8)
+
+
 # --------------------------------------------------------------------------- one real iteration
 class SnapshotAfterLoad(Hook):
     """Keep the weights as loaded (``before_train`` runs after ``load_from``) and the losses."""
