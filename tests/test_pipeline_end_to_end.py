@@ -107,7 +107,9 @@ def test_visualisation_draws_each_proposal_in_its_colour(collection):
     np.random.seed(0)
     from mmsoco.datasets.visualization import run_until_pack
     results = run_until_pack(dataset.pipeline, dataset.get_data_info(0))
-    for pid in results['view_proposal_ids'][0][results['proposal_valid']]:
+    pids = results['view_proposal_ids'][0][results['proposal_valid']]
+    assert len(pids) >= 2 and (pids >= 0).all()  # real proposals, not the whole-image fallback
+    for pid in pids:
         colour = np.array(proposal_colour(int(pid)))
         assert (np.abs(grid.astype(int) - colour).max(axis=2) == 0).sum() > 50, pid
 
