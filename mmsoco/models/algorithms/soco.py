@@ -45,7 +45,17 @@ class SoCo(BaseModel):
       its assigned level's output.  The target network does the same as the online one, after
       the momentum update, in the same order (view by view, its pairs in ``view_pairs`` order),
       so running statistics also evolve as in the original.  L times the box work of
-      ``'single'``, plus one more box pass per extra pair of a view.
+      ``'single'``, plus one more box pass per extra pair of a view.  With one level (C4) only
+      the per-pair passes differ from ``'single'``.
+
+    What ``'original'`` still does differently, both on the data side: box k of one view is
+    matched with box k of the other and the repeats that pad an image to K boxes are masked
+    (``proposal_valid``), so each proposal of an image weighs the same; the original matched
+    every pair of boxes with the same proposal id, so a proposal that its random padding drew
+    more often weighed more.  And the original scaled boxes by each feature map's size over
+    the view's, not by ``1 / stride``; the two differ only where a view side is not a multiple
+    of the stride (V3, 112 px, on P5: 4 px, not 3.5), a level no V3 box is assigned to
+    (side <= 112), so only that level's running statistics can differ, never the loss.
 
     Args:
         backbone (dict): Backbone config (ResNet-50; 3 stages for the C4 variant).
