@@ -250,7 +250,7 @@ def run_setting(setting: dict) -> dict:
         data = next(it)
         t1 = time.perf_counter()
         log_vars = model.train_step(data, optim_wrapper)
-        logged = {k: float(v) for k, v in log_vars.items()}   # the Runner's per-step .item()
+        logged = {k: v.item() for k, v in log_vars.items()}   # the Runner's per-step .item()
         sync()
         t2 = time.perf_counter()
         if step >= setting['warmup']:
