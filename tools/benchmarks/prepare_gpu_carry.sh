@@ -36,15 +36,13 @@ WHEELS=(
 
 "$PY" tools/benchmarks/benchmark_gpu_throughput.py --prepare-data work_dirs/gpu_data \
   --photos "$DATASETS/coco128/images/train2017" "$DATASETS/raccoon/images"
-"$PY" - <<'EOF'
-import os.path as osp
-from data_prep.demo_collection import build_demo_collection
-from data_prep.generate_proposals import main as generate
-root = 'work_dirs/gpu_data/demo'
-build_demo_collection(root, n_images=16)
-if not osp.exists(osp.join(root, 'proposals.npz')):
-    assert generate([osp.join(root, 'train'), '--out', osp.join(root, 'proposals.npz'),
-                     '--workers', '2', '--no-progress']) == 0
-EOF
+DEMO=work_dirs/gpu_data/demo
+"$PY" -c "from data_prep.demo_collection import build_demo_collection as b; b('$DEMO', n_images=16)"
+[ -f "$DEMO/proposals.npz" ] || "$PY" -m data_prep.generate_proposals "$DEMO/train" \
+  --out "$DEMO/proposals.npz" --workers 2 --no-progress
+for data in work_dirs/gpu_data "$DEMO"; do   # every image must have its proposals
+  "$PY" -c "import sys; from data_prep.storage import ProposalStore as S; s = S.load('$data/proposals.npz'); \
+n = sum(len(s[k]) > 0 for k in s.keys()); print('$data:', n, 'of', len(s), 'images with proposals'); sys.exit(n < len(s))"
+done
 du -sh "$WHL" work_dirs/gpu_data
 echo "carry: [\".whl\", \"work_dirs/gpu_data\"] (64 MiB at most with the tree)"
