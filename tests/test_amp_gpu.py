@@ -70,18 +70,24 @@ def _scalars(work_dir):
 
 @pytest.fixture(scope='module')
 def runs(demo_data, tmp_path_factory):
-    """One full demo run (2 epochs) per dtype; returns {dtype: work_dir}."""
-    out = {}
-    for dtype in ('bf16', 'fp16'):
-        work = str(tmp_path_factory.mktemp(f'amp_{dtype}'))
-        _train(work, demo_data, '--amp', dtype)
-        out[dtype] = work
-    return out
+    """``runs(dtype)``: the work dir of one full demo run (2 epochs), trained on first use, so a
+    failing dtype fails only its own tests."""
+    done = {}
+
+    def run(dtype):
+        if dtype not in done:
+            work = str(tmp_path_factory.mktemp(f'amp_{dtype}'))
+            _train(work, demo_data, '--amp', dtype)
+            done[dtype] = work
+        return done[dtype]
+
+    return run
 
 
 @pytest.mark.parametrize('dtype', ['bf16', 'fp16'])
 def test_demo_config_trains_with_amp_on_gpu(dtype, runs):
-    rows = _scalars(runs[dtype])
+    work = runs(dtype)
+    rows = _scalars(work)
     assert sorted(rows) == list(range(1, ITERS + 1))
     for it, row in rows.items():
         losses = {k: v for k, v in row.items() if k.startswith('loss')}
@@ -89,7 +95,7 @@ def test_demo_config_trains_with_amp_on_gpu(dtype, runs):
         assert all(math.isfinite(v) for v in losses.values()), (it, losses)
     assert rows[ITERS]['momentum'] > rows[2]['momentum']      # the EMA schedule advanced
 
-    ckpt = torch.load(osp.join(runs[dtype], 'epoch_2.pth'), map_location='cpu',
+    ckpt = torch.load(osp.join(work, 'epoch_2.pth'), map_location='cpu',
                       weights_only=True)
     # weights (online and target) and LARS's momentum buffers stay fp32 under autocast
     weights = {k: v for k, v in ckpt['state_dict'].items() if v.is_floating_point()}
@@ -105,7 +111,7 @@ def test_demo_config_trains_with_amp_on_gpu(dtype, runs):
 
 
 def test_gpu_checkpoint_resumes_on_gpu_on_the_same_schedule(runs, demo_data, tmp_path):
-    ref_dir = runs['fp16']
+    ref_dir = runs('fp16')
     reference = _scalars(ref_dir)
     resumed_dir = str(tmp_path / 'resumed')
     _train(resumed_dir, demo_data, '--amp', 'fp16', '--resume', osp.join(ref_dir, 'epoch_1.pth'))
