@@ -135,7 +135,9 @@ def test_every_transfer_config_declares_its_layout(config):
     assert (layout.variant, layout.fpn_start_level, layout.box_head) == \
         (expected.variant, expected.fpn_start_level, expected.box_head)
     cfg = Config.fromfile(osp.join(TRANSFER_DIR, config))
-    assert cfg.default_scope == 'mmdet' and 'custom_imports' not in cfg
+    # mmdet's scope; mmsoco is imported for its hook and C4 head, and must not fail silently
+    assert cfg.default_scope == 'mmdet'
+    assert cfg.custom_imports == dict(imports=['mmsoco'], allow_failed_imports=False)
     assert cfg.model.backbone.init_cfg is None, 'nothing may be downloaded'
     assert cfg.model.backbone.norm_cfg.type == 'SyncBN'
     assert not cfg.model.backbone.norm_eval and cfg.model.backbone.frozen_stages == -1
