@@ -1,10 +1,13 @@
-"""Every test runs as configs do: with mmselfsup as the default registry scope."""
+"""Shared test setup: mmselfsup as the default registry scope (as configs run), ``run_tool``."""
 import os
 
 # OpenMP threads that spin while waiting make torch 10-25x slower on a 2-core machine as soon as
 # anything else runs (measured: ResNet-18 step 2.6 s spinning vs 0.16 s passive).  Must be set
 # before torch loads libgomp.
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+
+import runpy  # noqa: E402
+import sys  # noqa: E402
 
 import pytest  # noqa: E402
 from mmengine.registry import DefaultScope  # noqa: E402
@@ -17,3 +20,17 @@ def mmselfsup_default_scope():
     if DefaultScope.get_current_instance() is None:
         DefaultScope.get_instance('mmsoco-tests', scope_name='mmselfsup')
     yield
+
+
+@pytest.fixture
+def run_tool(monkeypatch):
+    """Run a command-line tool in-process, as ``python PATH ARGV...`` would.
+
+    ``sys.argv`` is restored when the test ends; a tool that exits raises ``SystemExit`` as usual.
+    """
+
+    def run(path, *argv):
+        monkeypatch.setattr(sys, 'argv', [str(path), *argv])
+        runpy.run_path(str(path), run_name='__main__')
+
+    return run

@@ -2,8 +2,6 @@
 import json
 import os.path as osp
 import pickle
-import runpy
-import sys
 
 import pytest
 import torch
@@ -29,16 +27,6 @@ def _state(variant):
 def soco_files(tmp_path_factory):
     root = tmp_path_factory.mktemp('soco')
     return {v: save_like_mmengine(_state(v), str(root / f'soco_{v}.pth')) for v in ('fpn', 'c4')}
-
-
-def run_tool(path, *argv):
-    """Run a tool script in-process as ``python path argv...``."""
-    old = sys.argv
-    sys.argv = [path, *argv]
-    try:
-        runpy.run_path(path, run_name='__main__')
-    finally:
-        sys.argv = old
 
 
 # --------------------------------------------------------------------------- the SoCo layout
@@ -207,7 +195,7 @@ def test_a_config_whose_layers_differ_from_pretraining_is_refused(soco_files):
 
 
 # --------------------------------------------------------------------------- command lines
-def test_soco2mmdet_cli(soco_files, tmp_path, capsys):
+def test_soco2mmdet_cli(soco_files, tmp_path, capsys, run_tool):
     out = str(tmp_path / 'fcos.pth')
     run_tool(SOCO2MMDET, soco_files['fpn'], out, '--config',
              osp.join(TRANSFER_DIR, 'fcos_r50_fpn_gn-head_soco-100e_1x_coco.py'))
@@ -230,7 +218,7 @@ def test_soco2mmdet_cli(soco_files, tmp_path, capsys):
         'roi_head.shared_head.layer4.0.conv1.weight' in printed
 
 
-def test_soco2mmdet_cli_bad_input_exits_with_the_reason(soco_files, tmp_path):
+def test_soco2mmdet_cli_bad_input_exits_with_the_reason(soco_files, tmp_path, run_tool):
     with pytest.raises(SystemExit) as e:
         run_tool(SOCO2MMDET, soco_files['c4'], str(tmp_path / 'x.pth'), '--det', 'fcos')
     assert 'soco2mmdet: error' in str(e.value) and 'needs the SoCo R50-FPN' in str(e.value)
@@ -265,7 +253,7 @@ def test_detectron2_pickle_round_trips(soco_files, tmp_path, variant):
     assert {k for k in left_out} == set(_state(variant)) - set(transferred)
 
 
-def test_soco2detectron2_cli(soco_files, tmp_path, capsys):
+def test_soco2detectron2_cli(soco_files, tmp_path, capsys, run_tool):
     out = str(tmp_path / 'c4.pkl')
     run_tool(SOCO2D2, soco_files['c4'], out)
     printed = capsys.readouterr().out
@@ -304,7 +292,7 @@ def test_mini_coco_is_a_fixed_nested_random_subset():
         make_mini_coco(coco, 0.)
 
 
-def test_mini_coco_cli_writes_the_files_the_configs_read(tmp_path, capsys):
+def test_mini_coco_cli_writes_the_files_the_configs_read(tmp_path, capsys, run_tool):
     ann = tmp_path / 'instances_train2017.json'
     ann.write_text(json.dumps(_coco()))
     run_tool(MINI_COCO, str(ann))
