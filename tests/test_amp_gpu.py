@@ -122,10 +122,6 @@ def test_gpu_checkpoint_resumes_on_gpu_on_the_same_schedule(runs, demo_data, tmp
         assert resumed[it]['lr'] == pytest.approx(reference[it]['lr'], rel=1e-6), it
         assert resumed[it]['momentum'] == pytest.approx(reference[it]['momentum'], rel=1e-9), it
         assert math.isfinite(resumed[it]['loss']), it
-    # same weights, same batch (seeded sampler and workers): the first resumed step's loss
-    # matches the uninterrupted run's up to GPU kernel non-determinism
-    first = second_epoch[0]
-    assert resumed[first]['loss'] == pytest.approx(reference[first]['loss'], abs=0.05)
     ckpt = torch.load(osp.join(resumed_dir, 'epoch_2.pth'), map_location='cpu',
                       weights_only=True)
     assert ckpt['meta']['iter'] == ITERS and ckpt['optimizer']['loss_scaler']['scale'] > 0
