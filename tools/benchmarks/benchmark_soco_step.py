@@ -172,18 +172,18 @@ def ema_update_times(device: str, repeats: int = 20) -> None:
     n = sum(p.numel() for p in online.parameters())
     print(f'target update, {len(list(online.parameters()))} tensors, {n / 1e6:.1f}M parameters, '
           f'device={device}, {torch.get_num_threads()} threads, median of {repeats}')
-    for name, update in updates:
-        for _ in range(3):
-            update()
-        times = []
-        for _ in range(repeats):
+    times = {name: [] for name, _ in updates}
+    for round_ in range(repeats + 3):             # interleaved, so load drift hits all alike
+        for name, update in updates:
             sync()
             t0 = time.perf_counter()
             update()
             sync()
-            times.append(time.perf_counter() - t0)
-        times.sort()
-        print(f'  {name:<45} {times[len(times) // 2] * 1e3:8.2f} ms')
+            if round_ >= 3:                         # 3 warm-up rounds
+                times[name].append(time.perf_counter() - t0)
+    for name, _ in updates:
+        median = sorted(times[name])[repeats // 2]
+        print(f'  {name:<45} {median * 1e3:8.2f} ms')
 
 
 def main():
