@@ -11,8 +11,6 @@ import os.path as osp
 import pathlib
 import pickle
 import re
-import runpy
-import sys
 from collections import OrderedDict
 
 import numpy as np
@@ -207,15 +205,6 @@ def test_weights_only_loading_allows_the_training_arguments_and_nothing_else(tmp
         load_original_checkpoint(str(tmp_path / 'other.pth'))
 
 
-def run_tool(path, *argv):
-    old = sys.argv
-    sys.argv = [path, *argv]
-    try:
-        runpy.run_path(path, run_name='__main__')
-    finally:
-        sys.argv = old
-
-
 @pytest.fixture(scope='module')
 def tiny_original(tmp_path_factory):
     """A file in the authors' FPN layout with the widths of the tiny test config."""
@@ -228,7 +217,7 @@ def tiny_original(tmp_path_factory):
     return path, state
 
 
-def test_original2soco_cli_then_soco2mmdet(tiny_original, tmp_path, capsys):
+def test_original2soco_cli_then_soco2mmdet(tiny_original, tmp_path, capsys, run_tool):
     path, state = tiny_original
     out = str(tmp_path / 'soco.pth')
     run_tool(ORIGINAL2SOCO, path, out, '--config', TINY)
@@ -247,7 +236,7 @@ def test_original2soco_cli_then_soco2mmdet(tiny_original, tmp_path, capsys):
                        state['neck.fpn_convs.3.conv.weight'])
 
 
-def test_original2soco_cli_refuses_a_config_of_other_widths(tiny_original, tmp_path):
+def test_original2soco_cli_refuses_a_config_of_other_widths(tiny_original, tmp_path, run_tool):
     path, _ = tiny_original
     with pytest.raises(SystemExit, match=r'original2soco: error: .*do not fit.*shape mismatch'):
         run_tool(ORIGINAL2SOCO, path, str(tmp_path / 'x.pth'))   # default: the R50-FPN config
@@ -282,7 +271,8 @@ def authors_detectron2_names(ckpt):
     return out
 
 
-def test_the_authors_detectron2_pickle_goes_to_mmdetection(tiny_original, tmp_path, capsys):
+def test_the_authors_detectron2_pickle_goes_to_mmdetection(tiny_original, tmp_path, capsys,
+                                                           run_tool):
     path, state = tiny_original
     pkl = str(tmp_path / 'current_detectron2_Head.pkl')
     model = authors_detectron2_names(torch.load(path, weights_only=False))
@@ -307,7 +297,7 @@ class RunsCode:
         return os.getcwd, ()
 
 
-def test_a_pickle_that_would_run_code_is_refused(tmp_path):
+def test_a_pickle_that_would_run_code_is_refused(tmp_path, run_tool):
     pkl = str(tmp_path / 'evil.pkl')
     with open(pkl, 'wb') as f:
         pickle.dump({'model': {'stem.conv1.weight': np.ones(2)}, 'matching_heuristics': True,

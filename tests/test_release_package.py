@@ -5,7 +5,6 @@ import hashlib
 import os
 import os.path as osp
 import re
-import runpy
 import shutil
 import subprocess
 import sys
@@ -168,17 +167,10 @@ def test_mim_train_runs_the_demo_config_from_the_package_for_one_iteration(tmp_p
 
 
 # ------------------------------------------------------------------------------ publish_model
-def run_tool(path, *argv):
-    """Run a tool script in-process as ``python path argv...``."""
-    old = sys.argv
-    sys.argv = [path, *argv]
-    try:
-        runpy.run_path(path, run_name='__main__')
-    finally:
-        sys.argv = old
 
 
-def test_publish_model_keeps_the_online_network_and_names_the_file_by_its_hash(tmp_path, capsys):
+def test_publish_model_keeps_the_online_network_and_names_the_file_by_its_hash(
+        tmp_path, capsys, run_tool):
     from mmengine.logging import MessageHub
     from mmengine.registry import DefaultScope
     from mmselfsup.registry import MODELS
