@@ -107,3 +107,38 @@ def test_train_tool_bare_amp_means_bf16_and_stops_with_one_line(tmp_path):
                                 'CUDA GPU'), proc.stderr[-2000:]
     assert 'Traceback' not in proc.stderr
     assert not os.listdir(tmp_path)          # stopped before the Runner wrote anything
+
+
+def test_bf16_autocast_step_on_cpu_keeps_fp32_where_it_must():
+    """A real LARS step of SoCo under mmengine's CPU bf16 autocast (the GPU path's numerics;
+    AmpOptimWrapper itself needs CUDA): FPN levels are bf16, mmcv's RoIAlign has no bf16 kernel,
+    so the extractor pools in fp32; losses, weights, target and LARS buffers stay fp32."""
+    from mmengine.logging import MessageHub
+    from mmengine.runner.amp import autocast
+
+    from mmsoco.registry import MODELS
+    from mmsoco.testing import model_cfg, random_batch
+
+    MessageHub.get_current_instance().update_info('max_iters', 100)
+    torch.manual_seed(0)
+    model = MODELS.build(model_cfg('fpn', tiny=True)).train()
+    wrapper = build_optim_wrapper(model, dict(
+        type='OptimWrapper', optimizer=dict(type='LARS', lr=0.1, momentum=0.9,
+                                            weight_decay=1e-5)))
+    inputs, samples = random_batch(n=2, sizes=(96, 96, 48), seed=0)
+    with autocast(device_type='cpu', dtype=torch.bfloat16):
+        assert model.neck(model.backbone(inputs[0]))[0].dtype == torch.bfloat16
+    before = [p.detach().clone() for p in model.parameters()]
+    for _ in range(2):
+        with autocast(device_type='cpu', dtype=torch.bfloat16):
+            losses = model.loss(inputs, samples)
+        pairs = {k: v for k, v in losses.items() if k.startswith('loss')}
+        assert {v.dtype for v in pairs.values()} == {torch.float32}
+        loss = sum(pairs.values())
+        assert torch.isfinite(loss)
+        wrapper.update_params(loss)
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    assert {p.dtype for p in model.target_net.parameters()} == {torch.float32}
+    buffers = [s['momentum_buffer'] for s in wrapper.optimizer.state.values()]
+    assert buffers and {b.dtype for b in buffers} == {torch.float32}
+    assert any(not torch.equal(a, p) for a, p in zip(before, model.parameters()))
