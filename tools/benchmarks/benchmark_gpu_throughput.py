@@ -355,10 +355,10 @@ def main():
         osp.join(REPO, '..', 'shared', 'datasets', 'coco128', 'images', 'train2017'),
         osp.join(REPO, '..', 'shared', 'datasets', 'raccoon', 'images')])
     parser.add_argument('--device', default='cuda')
-    parser.add_argument('--batches', type=int, nargs='+', default=[64, 128],
-                        help='per device')
-    parser.add_argument('--precisions', nargs='+', default=['tf32', 'bf16', 'fp16'],
-                        choices=PRECISIONS)
+    parser.add_argument('--batches', type=int, nargs='+',
+                        help='per device (default: 64 128 on a GPU, 2 on the CPU)')
+    parser.add_argument('--precisions', nargs='+', choices=PRECISIONS,
+                        help='default: tf32 bf16 fp16 on a GPU, fp32 on the CPU')
     parser.add_argument('--poolings', nargs='+', default=['single', 'original'])
     parser.add_argument('--workers', type=int, default=min(14, (os.cpu_count() or 2)),
                         help='DataLoader workers')
@@ -387,6 +387,9 @@ def main():
         print(prepare_data(args.prepare_data, args.photos))
         return
     check_data(args.data)
+    cuda = args.device.startswith('cuda')
+    args.batches = args.batches or ([64, 128] if cuda else [2])
+    args.precisions = args.precisions or (['tf32', 'bf16', 'fp16'] if cuda else ['fp32'])
     import torch
     if args.device.startswith('cuda') and not torch.cuda.is_available():
         sys.exit('benchmark: --device cuda but no CUDA GPU is visible; use --device cpu')
