@@ -150,6 +150,17 @@ def test_rerun_keeps_finished_stages_and_resumes_a_killed_one(toy_study):
     assert again['results']['soco'] == first['results']['soco']
 
 
+def test_a_named_labelled_set_reuses_the_pretraining(toy_study):
+    settings, _, _ = toy_study
+    named = StudySettings(**dict(vars(settings), arms=['soco'], det_name='second'))
+    result = TransferStudy(named, log=lambda msg: None).run()
+    assert {s['name']: s['kept'] for s in result['stages']} == {
+        'pretrain_images': True, 'proposals': True, 'pretrain_soco': True, 'convert_soco': True,
+        'finetune_second_soco_seed0': False, 'evaluate_second_soco_seed0': False}
+    assert osp.isfile(osp.join(settings.work_dir, 'results_second.md'))
+    assert all(math.isfinite(v) for v in result['results']['soco']['mean'].values())
+
+
 def test_changed_budget_is_refused_not_mixed(toy_study):
     settings, _, _ = toy_study
     changed = StudySettings(**dict(vars(settings), finetune_iters=3))

@@ -29,6 +29,9 @@ def _run_parser(sub):
     p.add_argument('--val-json', required=True, help='COCO json of the evaluation split')
     p.add_argument('--img-root', required=True, help='folder the jsons\' file_name are under')
     p.add_argument('--work-dir', required=True, help='where every stage writes')
+    p.add_argument('--det-name', default=None,
+                   help='name of the labelled set: its stages and result files carry it, so '
+                   'another set can reuse the pretraining in the same work dir')
     p.add_argument('--arms', nargs='+', default=list(ARMS), choices=ARMS)
     p.add_argument('--seeds', nargs='+', type=int, default=[0], help='fine-tuning seeds')
     p.add_argument('--pretrain-iters', type=int, default=1000)
@@ -128,7 +131,7 @@ def main(argv=None) -> int:
             finetune_iters=args.finetune_iters, finetune_batch=args.finetune_batch,
             det_scale=args.det_scale, depth=args.depth, workers=args.workers,
             device=args.device, amp=args.amp, pretrain_seed=args.pretrain_seed,
-            ckpt_interval=args.ckpt_interval,
+            ckpt_interval=args.ckpt_interval, det_name=args.det_name,
             cfg_options={k: getattr(args, f'{k}_cfg_options') for k in ('soco', 'byol', 'det')
                          if getattr(args, f'{k}_cfg_options')})
         if args.device == 'cuda':

@@ -38,13 +38,13 @@ def read_scalars(work_dir: str, key: str = 'loss') -> List[tuple]:
 
 
 def summarise(records: Dict[str, StageRecord], arms: Sequence[str],
-              seeds: Sequence[int]) -> dict:
-    """Per arm: the metrics of each seed and their mean."""
+              seeds: Sequence[int], prefix: str = '') -> dict:
+    """Per arm: the metrics of each seed (stage ``evaluate_<prefix><arm>_seed<s>``), the mean."""
     table = {}
     for arm in arms:
         per_seed = {}
         for seed in seeds:
-            rec = records.get(f'evaluate_{arm}_seed{seed}')
+            rec = records.get(f'evaluate_{prefix}{arm}_seed{seed}')
             if rec is not None:
                 per_seed[str(seed)] = {k: rec.outputs[k] for k in METRIC_KEYS + (
                     'no_detections', )}
@@ -81,38 +81,43 @@ def _markdown(table: dict, records: Dict[str, StageRecord], settings: dict) -> s
     return '\n'.join(lines)
 
 
-def plot_losses(work_dir: str, arms: Sequence[str], seeds: Sequence[int], out: str) -> dict:
-    """Pretraining loss (one panel per pretrained arm) and fine-tuning loss (all arms/seeds).
+def plot_losses(records: Dict[str, StageRecord], out: str, title: str = '') -> dict:
+    """Pretraining loss (one panel per pretraining run) and fine-tuning loss (every run).
+
+    The runs are the training stages among ``records`` (``pretrain_<arm>``,
+    ``finetune_...``), read from the work dir each recorded.
 
     Returns:
-        dict: run name -> number of points plotted.
+        dict: stage name -> number of points plotted.
     """
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
-    pretrained = [a for a in arms if a != 'scratch']
-    panels = len(pretrained) + 1
+    runs = {name: rec.outputs['work_dir'] for name, rec in records.items()
+            if name.startswith(('pretrain_', 'finetune_')) and 'work_dir' in rec.outputs}
+    pretrain = [name for name in runs if name.startswith('pretrain_')]
+    panels = len(pretrain) + 1
     fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.6), squeeze=False)
     counts = {}
-    for ax, arm in zip(axes[0], pretrained):
-        pts = read_scalars(osp.join(work_dir, 'pretrain', arm))
-        counts[f'pretrain_{arm}'] = len(pts)
+    for ax, name in zip(axes[0], pretrain):
+        pts = read_scalars(runs[name])
+        counts[name] = len(pts)
         if pts:
             ax.plot(*zip(*pts), marker='.' if len(pts) < 30 else None)
-        ax.set_title(f'{arm.upper()} pretraining loss')
+        ax.set_title(f'{name[len("pretrain_"):].upper()} pretraining loss')
         ax.set_xlabel('iteration')
         ax.set_ylabel('loss')
         ax.grid(alpha=0.3)
     ax = axes[0][-1]
-    for arm in arms:
-        for seed in seeds:
-            pts = read_scalars(osp.join(work_dir, 'finetune', f'{arm}_seed{seed}'))
-            counts[f'finetune_{arm}_seed{seed}'] = len(pts)
+    for name in runs:
+        if name.startswith('finetune_'):
+            pts = read_scalars(runs[name])
+            counts[name] = len(pts)
             if pts:
-                ax.plot(*zip(*pts), label=f'{arm} seed {seed}',
+                ax.plot(*zip(*pts), label=name[len('finetune_'):].replace('_', ' '),
                         marker='.' if len(pts) < 30 else None)
-    ax.set_title('Faster R-CNN fine-tuning loss')
+    ax.set_title(f'Faster R-CNN fine-tuning loss{" (" + title + ")" if title else ""}')
     ax.set_xlabel('iteration')
     ax.set_ylabel('loss')
     ax.grid(alpha=0.3)
@@ -124,31 +129,38 @@ def plot_losses(work_dir: str, arms: Sequence[str], seeds: Sequence[int], out: s
 
 
 def write_report(work_dir: str, settings: dict, arms: Sequence[str], seeds: Sequence[int],
-                 records: Dict[str, StageRecord], log: Callable[[str], None] = print) -> dict:
+                 records: Dict[str, StageRecord], log: Callable[[str], None] = print,
+                 det_name: str = None) -> dict:
     """Write ``results.json``, ``results.md`` and ``loss_curves.png`` into ``work_dir``.
+
+    With ``det_name`` (a named detection set, see :class:`~mmsoco.study.study.StudySettings`)
+    the files are ``results_<det_name>.json`` ... and the stages read are
+    ``evaluate_<det_name>_<arm>_seed<s>``.
 
     Raises:
         ValueError: A metric is not finite (it would make the table meaningless).
     """
-    table = summarise(records, arms, seeds)
+    prefix, suffix = (f'{det_name}_', f'_{det_name}') if det_name else ('', '')
+    table = summarise(records, arms, seeds, prefix)
     for arm, entry in table.items():
         for seed, row in entry['seeds'].items():
             bad = [k for k in METRIC_KEYS if not math.isfinite(row[k])]
             if bad:
                 raise ValueError(f'{arm} seed {seed}: non-finite {bad}')
-    curves = osp.join(work_dir, 'loss_curves.png')
-    points = plot_losses(work_dir, arms, seeds, curves)
+    curves = osp.join(work_dir, f'loss_curves{suffix}.png')
+    points = plot_losses(records, curves, det_name or '')
+    files = dict(json=osp.join(work_dir, f'results{suffix}.json'),
+                 markdown=osp.join(work_dir, f'results{suffix}.md'), curves=curves)
     result = dict(settings=settings, results=table,
                   stages=[dict(name=r.name, seconds=r.seconds, kept=r.kept,
                                finished=r.finished) for r in records.values()],
                   total_seconds=round(sum(r.seconds for r in records.values()), 2),
-                  loss_points=points,
-                  files=dict(markdown=osp.join(work_dir, 'results.md'), curves=curves))
-    with open(osp.join(work_dir, 'results.json'), 'w') as f:
+                  loss_points=points, files=files)
+    with open(files['json'], 'w') as f:
         json.dump(result, f, indent=1)
     md = _markdown(table, records, settings)
-    with open(osp.join(work_dir, 'results.md'), 'w') as f:
+    with open(files['markdown'], 'w') as f:
         f.write(md)
     log(md)
-    log(f'written: {work_dir}/results.json, results.md, loss_curves.png')
+    log(f'written: {", ".join(files.values())}')
     return result

@@ -17,6 +17,7 @@ a killed training stage resumes from its last checkpoint.  The study writes ``re
 import json
 import os
 import os.path as osp
+import re
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Dict, List, Optional
@@ -53,6 +54,10 @@ class StudySettings:
         pretrain_seed (int): Seed of both pretraining runs.
         ckpt_interval (int, optional): Checkpoint interval of training stages (default 1/4 of
             the run), the granularity of resuming a killed stage.
+        det_name (str, optional): A name for the labelled set.  With it, the fine-tuning and
+            evaluation stages and the result files carry the name (``finetune_<name>_<arm>_...``,
+            ``results_<name>.md``), so a second labelled set can be studied in the same work dir
+            and reuse the pretraining stages.  Without it they carry none.
         cfg_options (dict): Extra config overrides (mmengine ``merge_from_dict`` form, e.g.
             ``{'model.train_cfg.rcnn.sampler.num': 32}``) per config: keys ``'soco'``,
             ``'byol'``, ``'det'`` (the detection config of every arm).
@@ -77,6 +82,7 @@ class StudySettings:
     amp: bool = False
     pretrain_seed: int = 0
     ckpt_interval: Optional[int] = None
+    det_name: Optional[str] = None
     cfg_options: Dict[str, dict] = field(default_factory=dict)
 
     def __post_init__(self):
@@ -102,6 +108,8 @@ class StudySettings:
                 raise FileNotFoundError(f'{key} {getattr(self, key)!r} does not exist')
         if not osp.isdir(self.img_root):
             raise FileNotFoundError(f'img_root {self.img_root!r} is not a folder')
+        if self.det_name is not None and not re.fullmatch(r'[A-Za-z0-9-]+', self.det_name):
+            raise ValueError(f'det_name may hold letters, digits and "-", got {self.det_name!r}')
         unknown = set(self.cfg_options) - {'soco', 'byol', 'det'}
         if unknown:
             raise ValueError(f"cfg_options keys must be 'soco', 'byol' or 'det', got {unknown}")
@@ -131,6 +139,8 @@ class TransferStudy:
         if not cats:
             raise ValueError(f'{settings.train_json}: no categories')
         self.classes = [c['name'] for c in sorted(cats, key=lambda c: c['id'])]
+        # fine-tuning and evaluation stages of a named labelled set carry its name
+        self.prefix = f'{settings.det_name}_' if settings.det_name else ''
 
     # ------------------------------------------------------------------ settings per stage
     def _common(self) -> dict:
@@ -234,7 +244,7 @@ class TransferStudy:
         return self.book.run(f'convert_{arm}', self._pretrain_settings(), run)
 
     def _finetune(self, arm: str, seed: int, init: Optional[str]):
-        name = f'{arm}_seed{seed}'
+        name = f'{self.prefix}{arm}_seed{seed}'
         work_dir = osp.join(self.work, 'finetune', name)
 
         def run():
@@ -243,7 +253,7 @@ class TransferStudy:
         return self.book.run(f'finetune_{name}', self._finetune_settings(arm, seed), run)
 
     def _evaluate(self, arm: str, seed: int, checkpoint: str):
-        name = f'{arm}_seed{seed}'
+        name = f'{self.prefix}{arm}_seed{seed}'
 
         def run():
             from mmengine.runner import Runner
@@ -280,7 +290,7 @@ class TransferStudy:
                 ckpt = self._finetune(arm, seed, init[arm]).outputs['checkpoint']
                 self._evaluate(arm, seed, ckpt)
         return write_report(self.work, asdict(s), s.arms, s.seeds, self.book.records,
-                            self.log)
+                            self.log, s.det_name)
 
 
 def parse_metrics(metrics: Dict[str, float]) -> dict:
