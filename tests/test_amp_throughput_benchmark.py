@@ -79,6 +79,7 @@ def test_lever_sweep_toggles_one_lever_at_a_time():
     assert [r['levers'] for r in sweep] == [
         ['channels_last', 'cudnn_benchmark'], [], ['compile', 'cudnn_benchmark'],
         ['cudnn_benchmark', 'non_blocking'], ['cudnn_benchmark', 'sgd'],
+        ['cudnn_benchmark', 'pageable'],
         ['channels_last', 'cudnn_benchmark', 'compile', 'non_blocking']]
 
 

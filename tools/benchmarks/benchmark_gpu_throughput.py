@@ -27,7 +27,8 @@ Precisions: ``fp32`` (strict, TF32 off), ``tf32`` (fp32 weights, TF32 matmuls/co
 Poolings: ``single`` (each box from its level) and ``original`` (every level, the original code;
 older mmsoco called it ``all``).  Levers, each on/off: ``channels_last``, ``cudnn_benchmark``,
 ``compile`` (``torch.compile`` of the online and target backbones), ``non_blocking`` (host to
-device copies), ``sgd`` (plain SGD instead of LARS: the cost of LARS's per-tensor norms).
+device copies), ``sgd`` (plain SGD instead of LARS: the cost of LARS's per-tensor norms and
+their host syncs), ``pageable`` (DataLoader without pinned memory).
 
     # data: real photos + their selective-search proposals (computed once, cached)
     python tools/benchmarks/benchmark_gpu_throughput.py --prepare-data work_dirs/gpu_data \\
@@ -62,7 +63,9 @@ PEAK_TFLOPS = {
     'H200': dict(bf16=989.4, fp16=989.4, tf32=494.7, fp32=66.9),
 }
 PRECISIONS = ('fp32', 'tf32', 'bf16', 'fp16')
-LEVERS = ('channels_last', 'cudnn_benchmark', 'compile', 'non_blocking', 'sgd')
+LEVERS = ('channels_last', 'cudnn_benchmark', 'compile', 'non_blocking', 'sgd', 'pageable')
+#: levers that undo a default of training rather than try a speed-up (left out of "all on")
+CONTROLS = ('sgd', 'pageable')
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')
 
 
@@ -239,7 +242,8 @@ def run_setting(setting: dict) -> dict:
     model.train()
     optim_wrapper = build_optim_wrapper(
         model, optim_wrapper_cfg(setting['batch'], precision, 'sgd' in levers))
-    loader = build_loader(setting['data'], setting['batch'], setting['workers'], pin_memory=cuda)
+    loader = build_loader(setting['data'], setting['batch'], setting['workers'],
+                          pin_memory=cuda and 'pageable' not in levers)
     it = iter(loader)
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     if cuda:
@@ -318,7 +322,7 @@ def settings(args):
             toggled = sorted(set(base_levers) ^ {lever})
             rows.append(dict(common, batch=b, precision=p, pooling=q, levers=toggled))
         rows.append(dict(common, batch=b, precision=p, pooling=q,
-                         levers=[lv for lv in LEVERS if lv != 'sgd']))
+                         levers=[lv for lv in LEVERS if lv not in CONTROLS]))
     seen, unique = set(), []
     for r in rows:
         key = (r['batch'], r['precision'], r['pooling'], tuple(sorted(r['levers'])))

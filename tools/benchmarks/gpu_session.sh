@@ -10,6 +10,7 @@
 #   bash tools/benchmarks/gpu_session.sh setup amp     # mmcv CUDA build (~4 min), AMP tests (~2 min)
 #   bash tools/benchmarks/gpu_session.sh bench         # batches 64/128 x tf32/bf16/fp16 x poolings
 #   bash tools/benchmarks/gpu_session.sh levers        # each lever on/off at batch 128, bf16
+#                                                      # (+ SGD for LARS, pageable for pinned)
 #
 # Each stage re-runs `setup` when the machine is fresh (it is idempotent).  Results and logs go to
 # $OUT (the device tool brings them back), or work_dirs/gpu_out outside it.
