@@ -259,24 +259,33 @@ def _describe(s) -> str:
 
 
 def sweep_settings():
-    """(name, SelectiveSearch) of the trade-off sweep: resolution, segmentation scales,
-    colour spaces, strategies and parameter rescaling around the default."""
+    """(name, SelectiveSearch) of the trade-off sweep around the original's single segmentation
+    (k 300): resolution, parameter rescaling, more segmentations (k) and colour spaces (the
+    rows of the trade-off table in docs/proposals.md)."""
     from data_prep.selective_search import SelectiveSearch as S
+    one = dict(k=(300, ))
     out = []
     for scale in (300, 400, 500):
         for rescale in (False, True):
-            out.append((f'scale {scale}{", rescaled" if rescale else ""}',
-                        S(scale=scale, rescale_params=rescale)))
+            out.append((f'scale {scale}, k 300{", rescaled" if rescale else ""}',
+                        S(scale=scale, rescale_params=rescale, **one)))
     for scale in (300, 400, 500):
-        out.append((f'scale {scale}, rescaled, k 300+150',
+        out.append((f'scale {scale}, k 300+150, rescaled',
                     S(scale=scale, rescale_params=True, k=(300, 150))))
-        out.append((f'scale {scale}, rescaled, rgb+hsv',
-                    S(scale=scale, rescale_params=True, color_spaces=('rgb', 'hsv'))))
-        out.append((f'scale {scale}, rescaled, rgb+lab',
-                    S(scale=scale, rescale_params=True, color_spaces=('rgb', 'lab'))))
-    out.append(('scale 400, rescaled, min 50', S(scale=400, rescale_params=True, min_size=50)))
-    out.append(('scale 400, rescaled, strategy fill', S(scale=400, rescale_params=True,
-                                                        strategy='fill')))
+        out.append((f'scale {scale}, k 300, rescaled, rgb+hsv',
+                    S(scale=scale, rescale_params=True, color_spaces=('rgb', 'hsv'), **one)))
+        out.append((f'scale {scale}, k 300, rescaled, rgb+lab',
+                    S(scale=scale, rescale_params=True, color_spaces=('rgb', 'lab'), **one)))
+    out.append(('scale 400, k 300, rescaled, min 50',
+                S(scale=400, rescale_params=True, min_size=50, **one)))
+    out.append(('scale 400, k 300, rescaled, strategy fill',
+                S(scale=400, rescale_params=True, strategy='fill', **one)))
+    for scale in (250, 300):
+        out.append((f'scale {scale}, k 300+100+50', S(scale=scale, k=(300, 100, 50))))
+        out.append((f'scale {scale}, k 300, rgb+hsv+lab',
+                    S(scale=scale, color_spaces=('rgb', 'hsv', 'lab'), **one)))
+    out.append(('scale 300, k 300+100', S(scale=300, k=(300, 100))))
+    out.append(('scale 300, k 300, rgb+hsv', S(scale=300, color_spaces=('rgb', 'hsv'), **one)))
     return out
 
 
@@ -307,7 +316,7 @@ def run_proposals(args) -> dict:
           'R elig: by kept boxes, of the annotated boxes the paper\'s filter can keep; '
           'fall: images on a fallback level')
     methods = [Method('ours, defaults', default, default.to_dict())]
-    full = SelectiveSearch(scale=0, rescale_params=False)
+    full = SelectiveSearch(scale=0, k=(300, ))
     if args.split_speedup:
         methods.append(Method('ours, defaults at full size', SelectiveSearch(
             **{**default.to_dict(), 'scale': 0}), dict(default.to_dict(), scale=0)))
@@ -317,7 +326,7 @@ def run_proposals(args) -> dict:
     if args.sweep:
         methods += [Method(f'ours, {n}', s, s.to_dict()) for n, s in sweep_settings()]
         if not args.split_speedup:
-            methods.append(Method('ours, scale 0 (full size)', full, full.to_dict()))
+            methods.append(Method('ours, scale 0 (full size), k 300', full, full.to_dict()))
     baseline = None if args.no_baseline else pure_python_baseline(
         default.sigma, default.k[0], default.min_size)
     if baseline is not None:
