@@ -16,8 +16,8 @@ import shutil
 import pytest
 import torch
 
-from mmsoco.study import (StageMismatchError, StudySettings, TransferStudy, fixed_split,
-                          write_toy_set)
+from mmsoco.study import (StageBook, StageMismatchError, StudySettings, TransferStudy,
+                          fixed_split, write_toy_set)
 from mmsoco.study.cli import main as cli_main
 from mmsoco.study.datasets import read_names
 
@@ -34,6 +34,34 @@ def test_fixed_split_is_deterministic_disjoint_and_complete():
     assert fixed_split(names, 10, seed=1)[1] != val
     with pytest.raises(ValueError, match='num_val'):
         fixed_split(names, 50)
+
+
+def test_stage_book_keeps_refuses_and_restarts_cleanly(tmp_path):
+    book = StageBook(str(tmp_path), log=lambda msg: None)
+    calls = []
+    first = book.run('a', dict(iters=2), lambda: calls.append(1) or dict(out=1))
+    again = StageBook(str(tmp_path), log=lambda msg: None).run('a', dict(iters=2), calls.clear)
+    assert calls == [1] and not first.kept and again.kept and again.outputs == dict(out=1)
+    with pytest.raises(StageMismatchError, match="'a'"):
+        book.run('a', dict(iters=3), lambda: {})
+
+    # killed: no marker, so it runs again; with other settings its work dir goes first
+    work = tmp_path / 'run_b'
+    work.mkdir()
+    (work / 'iter_1.pth').write_text('x')
+
+    def killed():
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        book.run('b', dict(iters=2), killed, str(work))
+    assert book.load('b') is None and (work / 'iter_1.pth').exists()
+    with pytest.raises(KeyboardInterrupt):
+        book.run('b', dict(iters=2), killed, str(work))  # same settings: resumable, kept
+    assert (work / 'iter_1.pth').exists()
+    book.run('b', dict(iters=4), lambda: dict(files=os.listdir(work) if work.exists() else []),
+             str(work))
+    assert book.load('b').outputs == dict(files=[])
 
 
 @pytest.mark.skipif(not osp.isdir(RACCOON), reason=f'raccoon dataset not at {RACCOON}')

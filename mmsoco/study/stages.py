@@ -9,12 +9,15 @@ A killed stage leaves no marker, so the next run starts it again.  The stage its
 the training stages resume from the last checkpoint their Runner saved (``resume=True``), the
 proposal stage keeps its finished shards (``data_prep.generate_proposals``), the short stages
 redo their work.  A marker whose fingerprint differs from the current settings stops the run
-with the name of the stage, so a changed budget is never mixed with results of another.
+with the name of the stage, so a changed budget is never mixed with results of another.  An
+unfinished stage that was started with other settings (``<name>.started.json``) has its work dir
+removed before it starts again: it restarts cleanly instead of resuming someone else's run.
 """
 import hashlib
 import json
 import os
 import os.path as osp
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, Optional
@@ -77,14 +80,16 @@ class StageBook:
         with open(path) as f:
             return StageRecord(**json.load(f))
 
-    def run(self, name: str, settings: Dict[str, Any],
-            fn: Callable[[], Dict[str, Any]]) -> StageRecord:
+    def run(self, name: str, settings: Dict[str, Any], fn: Callable[[], Dict[str, Any]],
+            work_dir: Optional[str] = None) -> StageRecord:
         """Run ``fn`` unless the stage already finished with the same settings.
 
         Args:
             name (str): Stage name (a file name: letters, digits, ``_``, ``-``).
             settings (dict): Everything the stage's result depends on (JSON-serialisable).
             fn (callable): Runs the stage; returns its outputs (JSON-serialisable dict).
+            work_dir (str, optional): The folder the stage resumes from (its Runner's work dir):
+                removed when an unfinished run of the stage had other settings.
 
         Returns:
             StageRecord
@@ -104,6 +109,16 @@ class StageBook:
             self.records[name] = done
             self.log(f'[{name}] finished earlier ({done.seconds:.1f} s), kept')
             return done
+        started = osp.join(self.dir, f'{name}.started.json')
+        if osp.isfile(started):
+            with open(started) as f:
+                before = json.load(f).get('fingerprint')
+            if before != digest and work_dir is not None and osp.isdir(work_dir):
+                self.log(f'[{name}] {work_dir} holds an unfinished run with other settings: '
+                         'removed, the stage starts afresh')
+                shutil.rmtree(work_dir)
+        with open(started, 'w') as f:
+            json.dump(dict(fingerprint=digest), f)
         self.log(f'[{name}] running')
         t0 = time.time()
         outputs = fn() or {}
@@ -113,6 +128,7 @@ class StageBook:
         with open(tmp, 'w') as f:
             json.dump(asdict(record), f, indent=1)
         os.replace(tmp, self._path(name))  # a marker is whole or absent
+        os.remove(started)
         self.records[name] = record
         self.log(f'[{name}] done in {record.seconds:.1f} s')
         return record

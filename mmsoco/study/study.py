@@ -215,7 +215,7 @@ class TransferStudy:
                 cfg = byol_config(self.pretrain_root, self.list_file, **common)
             cfg.merge_from_dict(s.cfg_options.get(arm) or {})
             return dict(checkpoint=self._train_runner(cfg), work_dir=work_dir)
-        return self.book.run(f'pretrain_{arm}', self._pretrain_settings(), run)
+        return self.book.run(f'pretrain_{arm}', self._pretrain_settings(), run, work_dir)
 
     def _detection_cfg(self, name: str, work_dir: str, seed: int = 0):
         from .configs import detection_config
@@ -250,7 +250,8 @@ class TransferStudy:
         def run():
             cfg = self._detection_cfg(f'finetune_{name}', work_dir, seed)
             return dict(checkpoint=self._train_runner(cfg, init), init=init, work_dir=work_dir)
-        return self.book.run(f'finetune_{name}', self._finetune_settings(arm, seed), run)
+        return self.book.run(f'finetune_{name}', self._finetune_settings(arm, seed), run,
+                             work_dir)
 
     def _evaluate(self, arm: str, seed: int, checkpoint: str):
         name = f'{self.prefix}{arm}_seed{seed}'
