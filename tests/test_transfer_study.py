@@ -15,10 +15,12 @@ import shutil
 
 import pytest
 import torch
+from mmengine.config import Config
 
 from mmsoco.study import (StageBook, StageMismatchError, StudySettings, TransferStudy,
                           fixed_split, write_toy_set)
 from mmsoco.study.cli import main as cli_main
+from mmsoco.study.configs import STUDY_CONFIGS
 from mmsoco.study.datasets import read_names
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -34,6 +36,18 @@ def test_fixed_split_is_deterministic_disjoint_and_complete():
     assert fixed_split(names, 10, seed=1)[1] != val
     with pytest.raises(ValueError, match='num_val'):
         fixed_split(names, 50)
+
+
+@pytest.mark.parametrize(
+    'name', sorted(f for f in os.listdir(STUDY_CONFIGS) if f.endswith('.py')))
+def test_study_configs_survive_dump_and_reload(name, tmp_path):
+    cfg = Config.fromfile(osp.join(STUDY_CONFIGS, name))
+    cfg.dump(str(tmp_path / name))
+    assert Config.fromfile(str(tmp_path / name)).to_dict() == cfg.to_dict()
+    if name.startswith('faster-rcnn'):  # one detector for every arm, nothing downloaded
+        head = cfg.model.roi_head.bbox_head
+        assert head.type == 'Shared4Conv1FCBBoxHead' and head.norm_cfg.type == 'BN'
+        assert cfg.model.backbone.init_cfg is None and cfg.model.backbone.frozen_stages == -1
 
 
 def test_stage_book_keeps_refuses_and_restarts_cleanly(tmp_path):
