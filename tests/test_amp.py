@@ -142,3 +142,25 @@ def test_bf16_autocast_step_on_cpu_keeps_fp32_where_it_must():
     buffers = [s['momentum_buffer'] for s in wrapper.optimizer.state.values()]
     assert buffers and {b.dtype for b in buffers} == {torch.float32}
     assert any(not torch.equal(a, p) for a, p in zip(before, model.parameters()))
+
+
+def test_bf16_autocast_c4_pools_in_fp32():
+    """The C4 variant pools C4 (bf16 under autocast) with the same extractor: without the fp32
+    pooling mmcv's RoIAlign raises "not implemented for 'BFloat16'"."""
+    from mmengine.logging import MessageHub
+    from mmengine.runner.amp import autocast
+
+    from mmsoco.registry import MODELS
+    from mmsoco.testing import model_cfg, random_batch
+
+    MessageHub.get_current_instance().update_info('max_iters', 100)
+    torch.manual_seed(0)
+    model = MODELS.build(model_cfg('c4')).train()
+    inputs, samples = random_batch(n=2, sizes=(96, 96), seed=0)
+    with autocast(device_type='cpu', dtype=torch.bfloat16):
+        assert model.backbone(inputs[0])[0].dtype == torch.bfloat16
+        losses = model.loss(inputs, samples)
+    pairs = {k: v for k, v in losses.items() if k.startswith('loss')}
+    assert set(pairs) == {'loss_v1_v2', 'loss_v2_v1'}
+    assert {v.dtype for v in pairs.values()} == {torch.float32}
+    assert all(torch.isfinite(v) for v in pairs.values())

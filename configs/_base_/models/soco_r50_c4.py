@@ -9,10 +9,12 @@ model = dict(
     neck=None,
     roi_extractor=dict(
         _delete_=True,
-        type='mmdet.SingleRoIExtractor',
+        # one level: no assignment; pools in fp32 under autocast (mmcv's RoIAlign has no bf16)
+        type='ScaleAwareRoIExtractor',
         roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=0, aligned=True),
         out_channels=1024,
-        featmap_strides=[16]),
+        featmap_strides=[16],
+        level_bounds=()),
     head=dict(_delete_=True, type='mmdet.ResLayer', depth=50, stage=3, stride=2,
               norm_cfg=dict(type='SyncBN'), norm_eval=False),
     projector=dict(in_channels=2048),
