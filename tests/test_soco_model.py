@@ -365,3 +365,22 @@ def test_loss_is_float32_and_finite_under_bf16_autocast():
             assert value.dtype == torch.float32 and torch.isfinite(value), key
     sum(v for k, v in losses.items() if 'loss' in k).backward()
     assert all(p.dtype == torch.float32 for p in model.target_net.parameters())
+
+
+def test_rcnn_head_starts_from_pytorchs_default_init_as_the_original():
+    """The original head is plain nn.Conv2d/nn.Linear, never re-initialised: uniform weights
+    with bound 1/sqrt(fan_in) (std 1/sqrt(3 fan_in)). ConvModule's Kaiming (fan_out) would start
+    the fc, which no BN follows in the detector, about 8.6x larger."""
+    model = MODELS.build(model_cfg('fpn'))
+    model.init_weights()
+    layers = [conv.conv for conv in model.head.shared_convs] + [model.head.shared_fcs[0]]
+    for layer in layers:
+        w = layer.weight.detach()
+        fan_in = w[0].numel()
+        bound = 1 / math.sqrt(fan_in)
+        assert w.abs().max() <= bound
+        assert abs(w.std().item() * math.sqrt(3 * fan_in) - 1) < 0.05
+    kaiming = MODELS.build(dict(model_cfg('fpn').head, init_cfg=dict(
+        type='Kaiming', layer=['Conv2d', 'Linear'], nonlinearity='relu')))
+    kaiming.init_weights()
+    assert kaiming.shared_fcs[0].weight.std() > 5 * model.head.shared_fcs[0].weight.std()

@@ -25,7 +25,13 @@ class RCNNHead(BaseModule):
         conv_out_channels (int): Channels of each conv. Defaults to 256.
         fc_out_channels (int): Width of the fc layer. Defaults to 1024.
         norm_cfg (dict): Norm layer of the convs. Defaults to ``dict(type='BN')``.
-        init_cfg (dict or list[dict], optional): Initialization config.
+        init_cfg (dict or list[dict], optional): Initialization config. Defaults to None:
+            PyTorch's own initialisation of ``nn.Conv2d`` and ``nn.Linear`` (uniform, bound
+            ``1/sqrt(fan_in)``), as the original SoCo head, whose plain layers are never
+            re-initialised. mmcv's ``ConvModule`` would otherwise apply Kaiming (fan_out) to the
+            convs. The scale matters for transfer: the fc is followed by ReLU and the
+            projector's BN, so pretraining hardly changes its norm, and the detector's box head
+            inherits it (Kaiming fan_out starts it about 8.6x larger).
     """
 
     def __init__(self,
@@ -35,8 +41,7 @@ class RCNNHead(BaseModule):
                  conv_out_channels: int = 256,
                  fc_out_channels: int = 1024,
                  norm_cfg: Optional[dict] = dict(type='BN'),
-                 init_cfg: Optional[Union[dict, list]] = dict(
-                     type='Kaiming', layer=['Conv2d', 'Linear'], nonlinearity='relu')) -> None:
+                 init_cfg: Optional[Union[dict, list]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.shared_convs = nn.ModuleList([
             ConvModule(in_channels if i == 0 else conv_out_channels, conv_out_channels, 3,
@@ -45,6 +50,16 @@ class RCNNHead(BaseModule):
         self.shared_fcs = nn.ModuleList(
             [nn.Linear(conv_out_channels * roi_feat_size * roi_feat_size, fc_out_channels)])
         self.relu = nn.ReLU(inplace=True)
+
+    def init_weights(self) -> None:
+        """PyTorch's default init without ``init_cfg`` (the original's), else mmengine's."""
+        if self.init_cfg is not None:
+            super().init_weights()
+            return
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear, nn.modules.batchnorm._BatchNorm)):
+                m.reset_parameters()
+        self._is_init = True
 
     def forward(self, roi_feats: torch.Tensor) -> torch.Tensor:
         """Embed pooled RoI features.
