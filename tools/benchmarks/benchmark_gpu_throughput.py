@@ -52,7 +52,6 @@ import sys
 import time
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
 
 #: Vendor peak dense tensor throughput in TFLOP/s (NVIDIA datasheets; the "with sparsity"
 #: figures halved).  Vendor figures, not measured here; fp32 is the non-tensor-core peak.
