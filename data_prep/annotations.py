@@ -38,7 +38,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp')
+from data_prep.collection import IMG_EXTENSIONS, _scan_folder
+
 FORMATS = ('voc', 'yolo', 'coco')
 
 
@@ -137,15 +138,7 @@ def _scan_images(folder: str) -> List[str]:
     """Image files under ``folder`` (recursive, sorted, hidden entries skipped), relative."""
     if not osp.isdir(folder):
         raise ValueError(f'{folder}: not a folder of images')
-    found = []
-    for dirpath, dirs, files in os.walk(folder, followlinks=True):
-        dirs[:] = sorted(d for d in dirs if not d.startswith('.'))
-        rel_dir = osp.relpath(dirpath, folder)
-        for name in sorted(files):
-            if not name.startswith('.') and name.lower().endswith(IMG_EXTENSIONS):
-                rel = name if rel_dir == '.' else osp.join(rel_dir, name)
-                found.append(rel.replace(os.sep, '/'))
-    return sorted(found)
+    return sorted(_scan_folder(folder, folder))
 
 
 def _read_ids(split_file: str) -> List[str]:
