@@ -44,8 +44,9 @@ import numpy as np
 FORMAT_NAME = 'mmsoco-proposals'
 FORMAT_VERSION = 2  # 2: meta.members holds the byte offset of each member's .npy
 
-# levels: 0 the paper's filter kept boxes; 1 nothing passed it, the aspect-ratio-only filter did;
-# 2 nothing passed that either, all boxes are kept; 3 the image has no box at all;
+# levels (data_prep.filters): 0 the paper's filter kept boxes; 1 nothing passed it, the minimum
+# side and aspect-ratio tests did; 2 nothing passed those either, the minimum side alone did;
+# 3 no box left (none at all, or none with both sides >= the minimum side);
 # 255 unknown (imported from another format).
 LEVEL_NAMES = {0: 'filtered', 1: 'ratio_only', 2: 'unfiltered', 3: 'empty', 255: 'unknown'}
 LEVEL_UNKNOWN = 255
