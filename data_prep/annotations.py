@@ -230,10 +230,14 @@ def read_voc(ann_dir: str, image_dir: str, split_file: Optional[str] = None,
         width, height = size
         rec_w = root.findtext('size/width')
         rec_h = root.findtext('size/height')
-        if rec_w and rec_h and int(float(rec_w)) > 0 and int(float(rec_h)) > 0 and \
-                (int(float(rec_w)), int(float(rec_h))) != (width, height):
-            out.skipped.append((xml_path, f'annotated size {int(float(rec_w))}x'
-                                          f'{int(float(rec_h))} != image size {width}x{height}'))
+        if rec_w and rec_h:
+            try:
+                rec_w, rec_h = int(float(rec_w)), int(float(rec_h))
+            except ValueError as e:
+                raise ValueError(f'{xml_path}: bad <size>: {e}') from None
+        if rec_w and rec_h and rec_w > 0 and rec_h > 0 and (rec_w, rec_h) != (width, height):
+            out.skipped.append((xml_path, f'annotated size {rec_w}x{rec_h} != image size '
+                                          f'{width}x{height}'))
             continue
         boxes, labels, ignore = [], [], []
         for obj in root.findall('object'):
