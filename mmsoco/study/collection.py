@@ -63,7 +63,8 @@ def write_pretrain_list(sources: Sequence[str], root: str, list_file: str,
     if bad:
         log(f'pretraining collection: skipped {len(bad)} images whose path has whitespace '
             f'(the list format cannot hold them), e.g. {bad[:3]}')
-    kept = [p for p in paths if p not in set(bad)]
+    skipped = set(bad)
+    kept = [p for p in paths if p not in skipped]
     if not kept:
         raise ValueError(f'no usable image in the pretraining folders {list(sources)}')
     tmp = list_file + '.tmp'
