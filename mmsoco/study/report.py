@@ -14,8 +14,10 @@ import os.path as osp
 from typing import Callable, Dict, List, Sequence
 
 from .stages import StageRecord
+from .study import METRICS
 
-METRIC_KEYS = ('AP', 'AP50', 'AP75')
+#: the metrics :func:`~mmsoco.study.study.parse_metrics` records for each evaluation
+METRIC_KEYS = tuple(METRICS)
 
 
 def read_scalars(work_dir: str, key: str = 'loss') -> List[tuple]:
