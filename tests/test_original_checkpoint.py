@@ -304,3 +304,23 @@ def test_a_pickle_that_would_run_code_is_refused(tmp_path, run_tool):
                      'x': RunsCode()}, f)
     with pytest.raises(SystemExit, match=r'refused global (posix|os)\.getcwd'):
         run_tool(SOCO2MMDET, pkl, str(tmp_path / 'out.pth'))
+
+
+@pytest.mark.parametrize('damage', ['garbage', 'truncated'])
+def test_a_file_that_is_not_a_complete_checkpoint_is_one_clear_error(tmp_path, damage, run_tool):
+    """Both loaders (the authors' layout and mmsoco's) name the file instead of torch's bare
+    errors (``KeyError``, ``IndexError``, ``RuntimeError``, ``OSError``)."""
+    from mmsoco.converters.soco_checkpoint import load_soco_checkpoint
+
+    path = tmp_path / 'broken.pth'
+    if damage == 'garbage':
+        path.write_bytes(b'this is not a checkpoint at all' * 10)
+    else:
+        torch.save({'model': {'w': torch.zeros(64, 64)}}, path)
+        data = path.read_bytes()
+        path.write_bytes(data[:len(data) // 2])
+    for load in (convert_original_checkpoint, load_soco_checkpoint):
+        with pytest.raises(SoCoCheckpointError, match='is not a readable torch checkpoint'):
+            load(str(path))
+    with pytest.raises(SystemExit, match='broken.pth is not a readable torch checkpoint'):
+        run_tool(ORIGINAL2SOCO, str(path), str(tmp_path / 'out.pth'))

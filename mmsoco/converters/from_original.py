@@ -34,7 +34,7 @@ from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 import torch
 
-from .soco_checkpoint import SoCoCheckpointError, StateDict
+from .soco_checkpoint import SoCoCheckpointError, StateDict, torch_load_weights_only
 
 #: The non-tensor types an original SoCo checkpoint holds (``opt``, the training arguments).
 ORIGINAL_CHECKPOINT_GLOBALS = (argparse.Namespace, )
@@ -66,7 +66,7 @@ def load_original_checkpoint(path: str) -> dict:
     """
     try:
         with torch.serialization.safe_globals(list(ORIGINAL_CHECKPOINT_GLOBALS)):
-            ckpt = torch.load(path, map_location='cpu', weights_only=True)
+            ckpt = torch_load_weights_only(path)
     except pickle.UnpicklingError as e:
         m = re.search(r'Unsupported global: GLOBAL (\S+)', str(e))
         what = f'it references {m.group(1)}' if m else str(e).splitlines()[0]

@@ -45,6 +45,21 @@ class SoCoCheckpointError(ValueError):
 StateDict = Dict[str, torch.Tensor]
 
 
+def torch_load_weights_only(path: str) -> object:
+    """``torch.load(path, weights_only=True)`` on the CPU; a file that is not a (complete) torch
+    checkpoint raises :class:`SoCoCheckpointError` naming it, not torch's bare error (garbage
+    gives ``KeyError`` or ``IndexError``, a truncated file ``RuntimeError`` or ``OSError``).  A
+    missing file stays ``FileNotFoundError``; a refused global stays ``UnpicklingError``."""
+    try:
+        return torch.load(path, map_location='cpu', weights_only=True)
+    except FileNotFoundError:
+        raise
+    except (RuntimeError, LookupError, EOFError, OSError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ''
+        raise SoCoCheckpointError(f'{path} is not a readable torch checkpoint ({type(e).__name__}: '
+                                  f'{first}); is the file complete?') from None
+
+
 def load_soco_checkpoint(checkpoint: Union[str, Mapping]) -> StateDict:
     """Load the state dict of a SoCo checkpoint.
 
@@ -63,7 +78,7 @@ def load_soco_checkpoint(checkpoint: Union[str, Mapping]) -> StateDict:
         # Runner checkpoints carry numpy scalars in message_hub/meta: allow-list exactly those
         # types instead of switching weights-only loading off (see mmsoco.utils.checkpoint).
         allow_mmengine_checkpoint_globals()
-        checkpoint = torch.load(checkpoint, map_location='cpu', weights_only=True)
+        checkpoint = torch_load_weights_only(checkpoint)
     if not isinstance(checkpoint, Mapping):
         raise SoCoCheckpointError(f'{name} is not a checkpoint dict (got {type(checkpoint)}); '
                                   f'expected {EXPECTED_LAYOUT}')
