@@ -87,23 +87,26 @@ fi
 
 # ------------------------------------------------------------------------------------------------
 # the plan: an estimate per step, in seconds
-BUILD_16=210      # mmcv 2.0.1 with CUDA ops for one architecture, measured on 16 cores
-STEP_S=0.35       # one training step at batch 128 on an H100/H200-class GPU (upper estimate)
-ROW_START=25      # a benchmark row's own start: a new process, the model, the DataLoader workers
+# Measured on one H200 machine (16 cores, 2026-12-04): environment 19 s, wheels 8 s, mmcv build
+# 251 s, the AMP tests 81 s, FLOP count + pipeline ceiling 29 s, a benchmark row 34-38 s
+# (0.36-0.43 s per step at batch 128); the CUDA build scales with the cores that compile it.
+BUILD_16=260      # wheels + mmcv 2.0.1 with CUDA ops for one architecture, on 16 cores
+STEP_S=0.45       # one training step at batch 128 on an H100/H200-class GPU (upper estimate)
+ROW_START=28      # a benchmark row's own start: a new process, the model, the DataLoader workers
 row_s() { awk -v n="$(( WARMUP + STEPS ))" -v s="$STEP_S" -v r="$ROW_START" \
   'BEGIN { printf "%d", r + n * s + 0.999 }'; }
 est() {
   case "$1" in
-    env) echo 10 ;;
-    build) echo $(( 30 + BUILD_16 * 16 / CORES )) ;;       # wheels, then the compile
-    amp) echo 150 ;;                                       # 3 demo runs of 8 steps, 1 resume
-    bench) echo $(( 30 + 25 + 4 * $(row_s) )) ;;           # FLOP count, pipeline ceiling, 4 rows
+    env) echo 20 ;;
+    build) echo $(( 10 + BUILD_16 * 16 / CORES )) ;;       # wheels, then the compile
+    amp) echo 100 ;;                                       # 3 demo runs of 8 steps, 1 resume
+    bench) echo $(( 35 + 4 * $(row_s) )) ;;                # FLOP count, pipeline ceiling, 4 rows
     levers) echo $(( 8 * $(row_s) + 90 )) ;;               # 7 toggles + base; compile warms up
   esac
 }
 min_need() {  # the benchmark steps add rows until their deadline: they start if one row fits
   case "$1" in
-    bench) echo $(( 55 + $(row_s) )) ;;
+    bench) echo $(( 35 + $(row_s) )) ;;
     levers) echo $(( 2 * $(row_s) )) ;;
     *) est "$1" ;;
   esac
