@@ -314,3 +314,48 @@ def test_cutout_runs_on_v2_and_v3_only_after_colour(photos):
     assert frac[1] > 0.03 and frac[2] > 0.03, frac
     paper = fill_fraction(FPN_100, photos, n=40)
     assert paper[1] < 0.002, paper
+
+
+# ------------------------------------------------------------------------------ configs
+RECIPES = [C4_100, 'soco_resnet50-c4_16xb128-coslr-400e_in1k', FPN_100,
+           'soco_resnet50-fpn_16xb128-coslr-400e_in1k', STAR]
+
+
+def test_each_recipe_config_changes_only_the_data_and_roi_pooling():
+    for name in RECIPES:
+        recipe = Config.fromfile(osp.join(REPO, 'configs', 'soco', name + '_original-recipe.py'))
+        paper = Config.fromfile(osp.join(REPO, 'configs', 'soco', name + '.py'))
+        assert recipe.model.to_dict() == dict(paper.model.to_dict(), roi_pooling='original')
+        mine, theirs = recipe.to_dict(), paper.to_dict()
+        for key in set(mine) | set(theirs):
+            if key.startswith('view_pipeline') or key in ('model', 'train_pipeline', 'mean_bgr'):
+                continue
+            if key == 'train_dataloader':
+                mine[key]['dataset'].pop('pipeline'), theirs[key]['dataset'].pop('pipeline')
+            assert mine.get(key) == theirs.get(key), (name, key)
+
+
+def test_train_py_refuses_single_pooling_with_a_per_pair_recipe_in_one_line(tmp_path,
+                                                                         monkeypatch):
+    import importlib.util
+    import sys
+
+    from mmsoco.datasets.recipes import per_pair_pooling_error
+    for name in RECIPES:
+        cfg = Config.fromfile(osp.join(REPO, 'configs', 'soco', name + '_original-recipe.py'))
+        assert per_pair_pooling_error(cfg) is None
+        cfg.model.roi_pooling = 'single'
+        # C4 has one pair: V1 has one box set, and 'single' embeds it as 'original' would
+        assert (per_pair_pooling_error(cfg) is None) == name.startswith('soco_resnet50-c4')
+    # the tool itself, in this process (its imports are loaded already)
+    spec = importlib.util.spec_from_file_location('train_tool', osp.join(REPO, 'tools',
+                                                                         'train.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    config = osp.join(REPO, 'configs', 'soco', FPN_100 + '_original-recipe.py')
+    monkeypatch.setattr(sys, 'argv', ['train.py', config, '--work-dir', str(tmp_path),
+                                      '--cfg-options', 'model.roi_pooling=single'])
+    with pytest.raises(SystemExit) as exit_:
+        tool.main()
+    assert exit_.value.code == f'error: {config}: ' + per_pair_pooling_error(cfg)
+    assert len(exit_.value.code.splitlines()) == 1 and not os.listdir(tmp_path)
