@@ -335,8 +335,8 @@ def test_each_recipe_config_changes_only_the_data_and_roi_pooling():
             assert mine.get(key) == theirs.get(key), (name, key)
 
 
-def test_train_py_refuses_single_pooling_with_a_per_pair_recipe_in_one_line(tmp_path,
-                                                                         monkeypatch):
+def test_train_py_refuses_single_pooling_with_a_per_pair_recipe_in_one_line(
+        tmp_path, monkeypatch):
     import importlib.util
     import sys
 

@@ -334,8 +334,8 @@ def test_original_mode_embeds_v1_with_each_pairs_own_boxes():
     params = {k: v for k, v in online_sd.items() if k.startswith(heads)}
 
     def reference(v1_rois_13):
-        stats = {k: v.clone() for k, v in params.items() if k.endswith(('running_mean',
-                                                                         'running_var'))}
+        stats = {k: v.clone() for k, v in params.items()
+                 if k.endswith(('running_mean', 'running_var'))}
         backbone, neck = copy.deepcopy(model.backbone), copy.deepcopy(model.neck)
         backbone.load_state_dict({k[9:]: v for k, v in online_sd.items()
                                   if k.startswith('backbone.')})
