@@ -53,6 +53,9 @@ def main():
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    from mmsoco.datasets.recipes import per_pair_pooling_error
+    if per_pair_pooling_error(cfg):
+        sys.exit(f'error: {args.config}: {per_pair_pooling_error(cfg)}')
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:

@@ -35,7 +35,8 @@ def parse_args(argv=None):
                         "target (momentum network, *_k) or ema (model_ema, where present)")
     parser.add_argument('--config', default=None,
                         help='pretraining config whose model must take the weights strictly '
-                        '(default: the 100-epoch R50-FPN or R50-C4 config, by the variant found)')
+                        '(default: the 100-epoch R50-FPN or R50-C4 original-recipe config, by '
+                        'the variant found)')
     parser.add_argument('--verbose', action='store_true', help='print every key')
     return parser.parse_args(argv)
 
