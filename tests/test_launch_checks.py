@@ -1,0 +1,84 @@
+"""The documented command on a machine without a GPU, and missing data: one line before any
+process starts (``tools/dist_train.sh`` runs ``tools/train.py --check`` first), never a traceback."""
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+from mmengine.config import Config
+
+from mmsoco.engine.preflight import CPU_CONFIG, PreflightError, check_device
+from mmsoco.testing import REPO
+
+DIST_TRAIN = osp.join(REPO, 'tools', 'dist_train.sh')
+TRAIN = osp.join(REPO, 'tools', 'train.py')
+DOCUMENTED = 'configs/soco_r50_fpn.py'          # the README's command: 16 GPUs, SyncBN
+
+
+def _run(cmd, **env_extra):
+    """Run from the repository root as a user would, with no GPU visible (empty
+    CUDA_VISIBLE_DEVICES) unless the caller says otherwise."""
+    env = dict(os.environ, PYTHON=sys.executable, OMP_WAIT_POLICY='PASSIVE',
+               CUDA_VISIBLE_DEVICES='', PYTHONPATH=REPO)
+    env.update(env_extra)
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+
+
+def _one_line(proc):
+    assert proc.returncode != 0
+    assert 'Traceback' not in proc.stderr, proc.stderr[-3000:]
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr[-3000:]    # one line: torchrun never started
+    assert not proc.stdout.strip(), proc.stdout
+    return lines[0]
+
+
+@pytest.mark.parametrize('how', ['dist_train.sh', 'train.py'])
+def test_syncbn_config_without_a_gpu_says_what_to_run_instead(how):
+    """``tools/dist_train.sh configs/soco_r50_fpn.py 16`` on a CPU machine used to start 16
+    processes that each died in DDP (``SyncBatchNorm layers only work with GPU modules``)."""
+    cmd = ['bash', DIST_TRAIN, DOCUMENTED, '16'] if how == 'dist_train.sh' else \
+        [sys.executable, TRAIN, DOCUMENTED, '--launcher', 'pytorch']
+    line = _one_line(_run(cmd))
+    assert line.startswith(f'error: {DOCUMENTED} uses SyncBN, which needs CUDA GPUs'), line
+    assert 'make demo' in line and f'python tools/train.py {CPU_CONFIG}' in line
+    assert osp.isfile(osp.join(REPO, CPU_CONFIG))
+    cpu_cfg = Config.fromfile(osp.join(REPO, CPU_CONFIG))     # the named form has plain BN
+    assert cpu_cfg.model.backbone.norm_cfg.type == 'BN'
+
+
+def test_missing_data_root_names_the_path_and_the_step(tmp_path):
+    """DEVICE=cpu with a plain-BN config passes the device check; the data root does not
+    exist (a path with a space, through the launcher's quoting)."""
+    root = str(tmp_path / 'my data') + '/'
+    line = _one_line(_run(['bash', DIST_TRAIN, CPU_CONFIG, '2', '--cfg-options',
+                           f'train_dataloader.dataset.data_root={root}'], DEVICE='cpu'))
+    assert line.startswith(f"error: data root '{root}' does not exist"), line
+    assert f'python -m data_prep.generate_proposals {root}train/ --out {root}proposals.npz' \
+        in line
+
+
+def test_missing_proposals_file_names_the_path_and_the_step(tmp_path):
+    root = tmp_path / 'collection'
+    (root / 'train').mkdir(parents=True)
+    line = _one_line(_run(['bash', DIST_TRAIN, CPU_CONFIG, '2', '--cfg-options',
+                           f'train_dataloader.dataset.data_root={root}/'], DEVICE='cpu'))
+    assert line.startswith(f"error: proposals file '{root}/proposals.npz' not found"), line
+    assert line.endswith(f'python -m data_prep.generate_proposals {root}/train/ '
+                         f'--out {root}/proposals.npz')
+
+
+def test_cuda_run_with_an_mmcv_built_without_cuda_ops_is_one_line():
+    """This machine's mmcv has no CUDA ops (built without nvcc); a run that sees a GPU would fail
+    in RoIAlign at the first step.  Here the GPU is pretended, the mmcv is the real one."""
+    from mmcv.ops import get_compiling_cuda_version
+    if get_compiling_cuda_version() != 'not available':
+        pytest.skip('this mmcv was built with CUDA ops')
+    cfg = Config.fromfile(osp.join(REPO, DOCUMENTED))
+    with pytest.raises(PreflightError, match=r'mmcv 2\.0\.1 was built without its CUDA ops.*'
+                       r'RoIAlign.*pip uninstall -y mmcv && PIP_NO_CACHE_DIR=1 make venv') as e:
+        check_device(cfg, DOCUMENTED, distributed=True, cuda_available=True)
+    assert '\n' not in str(e.value)
+    check_device(cfg, DOCUMENTED, distributed=True, cuda_available=True,
+                 mmcv_cuda_version='12.8')                   # a CUDA build passes
