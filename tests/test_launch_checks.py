@@ -50,8 +50,8 @@ def test_syncbn_config_without_a_gpu_says_what_to_run_instead(how):
 
 def test_missing_data_root_names_the_path_and_the_step(tmp_path):
     """DEVICE=cpu with a plain-BN config passes the device check; the data root does not
-    exist (a path with a space, through the launcher's quoting)."""
-    root = str(tmp_path / 'my data') + '/'
+    exist.  (mmengine's --cfg-options drops spaces from values: no space in this path.)"""
+    root = str(tmp_path / 'nowhere') + '/'
     line = _one_line(_run(['bash', DIST_TRAIN, CPU_CONFIG, '2', '--cfg-options',
                            f'train_dataloader.dataset.data_root={root}'], DEVICE='cpu'))
     assert line.startswith(f"error: data root '{root}' does not exist"), line
