@@ -13,6 +13,7 @@ from mmsoco.testing import REPO
 
 DIST_TRAIN = osp.join(REPO, 'tools', 'dist_train.sh')
 TRAIN = osp.join(REPO, 'tools', 'train.py')
+VISUALIZE = osp.join(REPO, 'tools', 'visualize_views.py')
 DOCUMENTED = 'configs/soco_r50_fpn.py'          # the README's command: 16 GPUs, SyncBN
 
 
@@ -82,3 +83,13 @@ def test_cuda_run_with_an_mmcv_built_without_cuda_ops_is_one_line():
     assert '\n' not in str(e.value)
     check_device(cfg, DOCUMENTED, distributed=True, cuda_available=True,
                  mmcv_cuda_version='12.8')                   # a CUDA build passes
+
+
+def test_visualize_views_on_a_missing_collection_is_one_line(tmp_path, run_tool):
+    missing = str(tmp_path / 'nowhere') + '/'
+    with pytest.raises(SystemExit) as e:
+        run_tool(VISUALIZE, osp.join(REPO, CPU_CONFIG), '--out', str(tmp_path / 'v.png'),
+                 '--cfg-options', f'train_dataloader.dataset.data_root={missing}')
+    assert str(e.value).startswith(f"visualize_views: error: SoCoDataset: data_root '{missing}' "
+                                   'does not exist'), e.value
+    assert '\n' not in str(e.value) and not (tmp_path / 'v.png').exists()

@@ -40,7 +40,8 @@ def main(argv=None):
         payload, mapped, left_out, variant = convert_to_detectron2(
             args.src, source=args.source, variant=args.variant)
     except SoCoCheckpointError as e:
-        sys.exit(f'soco2detectron2: error: {args.src}: {e}')
+        where = '' if str(e).startswith(args.src) else f'{args.src}: '
+        sys.exit(f'soco2detectron2: error: {where}{e}')
     os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
     save_detectron2_pickle(payload, args.dst)
     print(f'SoCo R50-{variant.upper()} checkpoint, {args.source} network -> Detectron2')

@@ -59,7 +59,8 @@ def main(argv=None):
         conv = convert_soco_checkpoint(src, args.dst, source=args.source,
                                        variant=args.variant, det=args.det, config=args.config)
     except SoCoCheckpointError as e:
-        sys.exit(f'soco2mmdet: error: {args.src}: {e}')
+        where = '' if str(e).startswith(args.src) else f'{args.src}: '
+        sys.exit(f'soco2mmdet: error: {where}{e}')
     print(conv.summary(verbose=args.verbose))
     print(f'saved {args.dst}')
 
