@@ -1,5 +1,5 @@
 """The documented command on a machine without a GPU, and missing data: one line before any
-process starts (``tools/dist_train.sh`` runs ``tools/train.py --check`` first), never a traceback."""
+process starts (``tools/dist_train.sh`` runs ``tools/train.py --check`` first), no traceback."""
 import os
 import os.path as osp
 import subprocess
