@@ -93,3 +93,26 @@ def test_visualize_views_on_a_missing_collection_is_one_line(tmp_path, run_tool)
     assert str(e.value).startswith(f"visualize_views: error: SoCoDataset: data_root '{missing}' "
                                    'does not exist'), e.value
     assert '\n' not in str(e.value) and not (tmp_path / 'v.png').exists()
+
+
+def test_slurm_train_passes_paths_whole_and_uses_the_project_environment(tmp_path):
+    """``srun`` stands in as a script that prints its arguments, one per line (no Slurm here)."""
+    srun = tmp_path / 'bin' / 'srun'
+    srun.parent.mkdir()
+    srun.write_text('#!/bin/sh\nfor a in "$@"; do echo "$a"; done\n')
+    srun.chmod(0o755)
+    config = str(tmp_path / 'my configs' / 'soco run.py')
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHON'}
+    env['PATH'] = f'{srun.parent}{os.pathsep}{env["PATH"]}'
+    proc = subprocess.run(['bash', osp.join(REPO, 'tools', 'slurm_train.sh'), 'gpu', 'soco job',
+                           config, str(tmp_path / 'work dir'), '--amp', 'bf16'],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    args = proc.stdout.splitlines()
+    venv = osp.join(REPO, 'tools', '..', '.venv', 'bin', 'python')
+    python = venv if os.access(venv, os.X_OK) else 'python'
+    i = args.index(python)
+    assert args[i + 1:] == ['-u', osp.join(REPO, 'tools', '..', 'tools', 'train.py'), config,
+                            f'--work-dir={tmp_path / "work dir"}', '--launcher=slurm', '--amp',
+                            'bf16']
+    assert '--job-name=soco job' in args and '--ntasks=16' in args
