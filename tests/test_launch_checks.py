@@ -23,6 +23,7 @@ def _run(cmd, **env_extra):
     env = dict(os.environ, PYTHON=sys.executable, OMP_WAIT_POLICY='PASSIVE',
                CUDA_VISIBLE_DEVICES='', PYTHONPATH=REPO)
     env.update(env_extra)
+    env = {k: v for k, v in env.items() if v is not None}   # None: unset
     return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
 
 
@@ -35,13 +36,30 @@ def _one_line(proc):
     return lines[0]
 
 
-@pytest.mark.parametrize('how', ['dist_train.sh', 'train.py'])
-def test_syncbn_config_without_a_gpu_says_what_to_run_instead(how):
+def _eight_gpu_smi(folder):
+    """A stand-in for the driver's ``nvidia-smi -L`` on an 8-GPU node (no GPU here)."""
+    smi = folder / 'nvidia-smi'
+    smi.write_text('#!/bin/sh\n[ "$1" = -L ] || exit 9\nfor i in 0 1 2 3 4 5 6 7; do\n'
+                   '  echo "GPU $i: NVIDIA H100 80GB HBM3 (UUID: GPU-0000000$i)"\ndone\n')
+    smi.chmod(0o755)
+    return f'{folder}{os.pathsep}{os.environ["PATH"]}'
+
+
+@pytest.mark.parametrize('how', ['dist_train.sh', 'train.py', 'hidden GPUs', 'DEVICE=cpu'])
+def test_syncbn_config_without_a_gpu_says_what_to_run_instead(how, tmp_path):
     """``tools/dist_train.sh configs/soco_r50_fpn.py 16`` on a CPU machine used to start 16
-    processes that each died in DDP (``SyncBatchNorm layers only work with GPU modules``)."""
-    cmd = ['bash', DIST_TRAIN, DOCUMENTED, '16'] if how == 'dist_train.sh' else \
-        [sys.executable, TRAIN, DOCUMENTED, '--launcher', 'pytorch']
-    line = _one_line(_run(cmd))
+    processes that each died in DDP (``SyncBatchNorm layers only work with GPU modules``).
+    'hidden GPUs': an 8-GPU node whose GPUs an empty CUDA_VISIBLE_DEVICES hides counts 0 GPUs,
+    so the CPU path and its check apply (not 'found 8'); DEVICE=cpu on that node, with every GPU
+    visible, skips the count and takes the CPU path too."""
+    cmd = [sys.executable, TRAIN, DOCUMENTED, '--launcher', 'pytorch'] if how == 'train.py' \
+        else ['bash', DIST_TRAIN, DOCUMENTED, '16']
+    env = {}
+    if how == 'hidden GPUs':
+        env = dict(PATH=_eight_gpu_smi(tmp_path))
+    elif how == 'DEVICE=cpu':
+        env = dict(PATH=_eight_gpu_smi(tmp_path), CUDA_VISIBLE_DEVICES=None, DEVICE='cpu')
+    line = _one_line(_run(cmd, **env))
     assert line.startswith(f'error: {DOCUMENTED} uses SyncBN, which needs CUDA GPUs'), line
     assert 'make demo' in line and f'python tools/train.py {CPU_CONFIG}' in line
     assert osp.isfile(osp.join(REPO, CPU_CONFIG))
