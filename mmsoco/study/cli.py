@@ -1,13 +1,14 @@
 """Command line of ``tools/transfer_study.py``: ``run``, ``split`` and ``toy-data``.
 
-    # the labelled set: a fixed split written as COCO jsons (raccoon: 160 train / 40 val)
-    python tools/transfer_study.py split voc ../shared/datasets/raccoon --val 40 --seed 0 \\
+    # the labelled set: a fixed split written as COCO jsons (raccoon: 160 train / 40 val;
+    # DATA holds the labelled sets, e.g. https://github.com/datitran/raccoon_dataset as raccoon/)
+    python tools/transfer_study.py split voc DATA/raccoon --val 40 --seed 0 \\
         --out work_dirs/transfer_study/raccoon/data/det
     # the comparison: soco, byol and scratch arms, fine-tuned with the same settings and seeds
-    python tools/transfer_study.py run --pretrain-images ../shared/datasets \\
+    python tools/transfer_study.py run --pretrain-images DATA \\
         --train-json work_dirs/transfer_study/raccoon/data/det/train.json \\
         --val-json work_dirs/transfer_study/raccoon/data/det/val.json \\
-        --img-root ../shared/datasets/raccoon/images --work-dir work_dirs/transfer_study/raccoon
+        --img-root DATA/raccoon/images --work-dir work_dirs/transfer_study/raccoon
     # a real, tiny labelled set for a CPU toy run (photos bundled with scikit-image)
     python tools/transfer_study.py toy-data work_dirs/transfer_study/toy/data
 """

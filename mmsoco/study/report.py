@@ -60,8 +60,8 @@ def summarise(records: Dict[str, StageRecord], arms: Sequence[str],
 
 def _markdown(table: dict, records: Dict[str, StageRecord], settings: dict) -> str:
     lines = ['# Transfer study results', '',
-             'Faster R-CNN R50-FPN (4conv1fc box head, BN), bbox AP on the val json '
-             '(mmdet CocoMetric, percent).', '',
+             f'Faster R-CNN R{settings.get("depth", 50)}-FPN (4conv1fc box head, BN), bbox AP '
+             'on the val json (mmdet CocoMetric, percent).', '',
              '| arm | seed | AP | AP50 | AP75 |', '|---|---|---|---|---|']
     for arm, entry in table.items():
         for seed, row in entry['seeds'].items():

@@ -30,9 +30,11 @@ older mmsoco called it ``all``).  Levers, each on/off: ``channels_last``, ``cudn
 device copies), ``sgd`` (plain SGD instead of LARS: the cost of LARS's per-tensor norms and
 their host syncs), ``pageable`` (DataLoader without pinned memory).
 
-    # data: real photos + their selective-search proposals (computed once, cached)
+    # data: real photos + their selective-search proposals (computed once, cached); any photo
+    # folders, e.g. COCO train2017 images (https://cocodataset.org) and the raccoon photos
+    # (https://github.com/datitran/raccoon_dataset)
     python tools/benchmarks/benchmark_gpu_throughput.py --prepare-data work_dirs/gpu_data \\
-        --photos ../shared/datasets/coco128/images/train2017 ../shared/datasets/raccoon/images
+        --photos DIR [DIR ...]
     # GPU: the matrix (batches 64, 128 x tf32/bf16/fp16 x single/original), then each lever
     python tools/benchmarks/benchmark_gpu_throughput.py --data work_dirs/gpu_data --workers 14 \\
         --lever-sweep --out results.jsonl
@@ -358,9 +360,8 @@ def main():
     parser.add_argument('--prepare-data', metavar='DIR',
                         help='copy --photos into DIR/train and compute DIR/proposals.npz, then '
                         'exit')
-    parser.add_argument('--photos', nargs='+', default=[
-        osp.join(REPO, '..', 'shared', 'datasets', 'coco128', 'images', 'train2017'),
-        osp.join(REPO, '..', 'shared', 'datasets', 'raccoon', 'images')])
+    parser.add_argument('--photos', nargs='+', metavar='DIR',
+                        help='photo folders for --prepare-data')
     parser.add_argument('--device', default='cuda')
     parser.add_argument('--batches', type=int, nargs='+',
                         help='per device (default: 64 128 on a GPU, 2 on the CPU)')
@@ -398,6 +399,8 @@ def main():
         print(json.dumps(run_setting(json.loads(args.one))))
         return
     if args.prepare_data:
+        if not args.photos:
+            parser.error('--prepare-data needs --photos DIR [DIR ...] (folders of photos)')
         print(prepare_data(args.prepare_data, args.photos))
         return
     check_data(args.data)
