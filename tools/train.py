@@ -52,15 +52,15 @@ def main():
         cfg.merge_from_dict(args.cfg_options)
     import torch
 
+    from mmsoco.datasets.recipes import per_pair_pooling_error
+    if per_pair_pooling_error(cfg):   # a per-pair data recipe with 'single' pooling
+        sys.exit(f'error: {args.config}: {per_pair_pooling_error(cfg)}')
     from mmsoco.engine.preflight import PreflightError, preflight
     try:   # SyncBN without a GPU, mmcv without CUDA ops, missing data: one line, no process started
         checked = preflight(cfg, args.config, distributed=args.launcher != 'none',
                             cuda_available=torch.cuda.is_available())
     except PreflightError as e:
         sys.exit(f'error: {e}')
-    from mmsoco.datasets.recipes import per_pair_pooling_error
-    if per_pair_pooling_error(cfg):   # a per-pair data recipe with 'single' pooling
-        sys.exit(f'error: {args.config}: {per_pair_pooling_error(cfg)}')
     if args.check:
         print(f'{args.config}: ' + '; '.join(checked))
         return
