@@ -17,7 +17,11 @@ from mmengine.runner import Runner
 
 from mmsoco.testing import REPO, plain_bn
 
-PRETRAIN_CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', 'soco', '*.py')))
+# The continued-pretraining configs (*-init.py) have the models and views of the configs they
+# start from, another schedule and a load_from: tests/test_init_checkpoint.py trains one of them
+# from a converted file.
+PRETRAIN_CONFIGS = sorted(c for c in glob.glob(osp.join(REPO, 'configs', 'soco', '*.py'))
+                          if not c.endswith('-init.py'))
 TINY = osp.join(REPO, 'tests', 'configs', 'soco_tiny_demo.py')
 
 

@@ -85,7 +85,7 @@ class InitArms:
         return dict(init=self.fingerprint) if arm in INIT_ARMS else {}
 
     def start(self):
-        """Stage ``convert_init``: the source as the start of a SoCo run and of a BYOL run.
+        """Stage ``init_start``: the source as the start of a SoCo run and of a BYOL run.
 
         Returns:
             StageRecord: outputs ``checkpoint`` (SoCo start), ``byol_start``, ``layout``,
@@ -115,7 +115,7 @@ class InitArms:
             return dict(checkpoint=soco_dst, byol_start=byol_dst, layout=conv.layout,
                         algorithm=conv.algorithm, provided=conv.provided, new=conv.new,
                         mapped=len(conv.mapped), left_out=len(conv.left_out))
-        self._start = study.book.run('convert_init', dict(study._common(), **self.settings(
+        self._start = study.book.run('init_start', dict(study._common(), **self.settings(
             'init'), options=s.cfg_options.get('soco')), run)
         return self._start
 
