@@ -1,22 +1,17 @@
 """Turn an existing ResNet into the starting checkpoint of a SoCo run (continued pretraining).
 
-Understood sources (:data:`LAYOUTS`), recognised from their keys:
+Understood sources (:data:`LAYOUTS`), recognised from their keys, and what is written:
 
-==============  ==========================================  ====================================
-layout          keys                                        written
-==============  ==========================================  ====================================
-``torchvision``  ``conv1``, ``bn1``, ``layer1..4``, ``fc``   backbone (``fc``: left out)
-``selfsup``     mmselfsup 1.x / mmpretrain: ``backbone.*``  backbone; MoCo's ``encoder_k``/
-                plus the algorithm's own modules             ``queue``, BYOL's ``target_net``/
-                                                            ``head.predictor``, DenseCL's
-                                                            ``encoder_k``/``queue2``, necks: left
-                                                            out
-``mmsoco``      ``backbone``, ``neck``, ``head``,           everything of the online network
-                ``projector``, ``predictor``,
-                ``target_net.module.*``
-``original``    the authors' SoCo release (``model``:       everything of the online network
-                ``module.encoder/neck/head/...``)            (via :mod:`.from_original`)
-==============  ==========================================  ====================================
+* ``torchvision``: a ResNet ``state_dict`` (``conv1``, ``bn1``, ``layer1..4``, ``fc``): the
+  backbone; the classifier ``fc`` is left out;
+* ``selfsup``: an mmselfsup 1.x / mmpretrain self-supervised checkpoint, ``backbone.*`` plus the
+  algorithm's own modules (MoCo's ``encoder_k``/``queue``, BYOL's ``target_net``/
+  ``head.predictor``, DenseCL's ``encoder_k``/``queue2``, their necks): the backbone, the rest
+  left out with its reason;
+* ``mmsoco``: a SoCo checkpoint of mmsoco (``backbone``, ``neck``, ``head``, ``projector``,
+  ``predictor``, ``target_net.module.*``): every module of the online network;
+* ``original``: the authors' SoCo release (``model``: ``module.encoder/neck/head/...``), read by
+  :mod:`.from_original`: every module of the online network.
 
 For the C4 variant the source's ``layer4`` becomes the RoI head (res5, ``head.layer4.*``); the
 backbone keeps ``conv1``..``layer3``.  The ResNet depth of the source (read from its block
@@ -354,8 +349,9 @@ def convert_init_state(obj: object, model: torch.nn.Module,
         resnet = OrderedDict((k.split('.', 1)[1], v) for k, v in online.items()
                              if k.startswith(('backbone.', 'head.layer4.')))
         src_depth = resnet_depth(resnet)
-        conv = InitConversion(OrderedDict(), layout_found, f'SoCo R-{src_variant.upper()}',
-                              src_depth or 0, variant)
+        conv = InitConversion(OrderedDict(), layout_found,
+                              f'SoCo R{src_depth or "?"}-{src_variant.upper()}', src_depth or 0,
+                              variant)
         for key, value in online.items():
             conv.state_dict[key] = value.detach().clone()
             conv.mapped.append((key, key))
