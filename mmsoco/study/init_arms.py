@@ -33,12 +33,13 @@ def method(arm: str) -> Optional[str]:
 
 
 def file_fingerprint(path: str) -> Dict[str, object]:
-    """Path, size and the first 16 hex of the sha256 of a file (a stage depends on its content)."""
+    """Size and the first 16 hex of the sha256 of a file: what a stage depends on is its content,
+    not where it lies."""
     digest = hashlib.sha256()
     with open(path, 'rb') as f:
         for chunk in iter(lambda: f.read(1 << 20), b''):
             digest.update(chunk)
-    return dict(path=path, bytes=os.path.getsize(path), sha256=digest.hexdigest()[:16])
+    return dict(bytes=os.path.getsize(path), sha256=digest.hexdigest()[:16])
 
 
 def byol_start_state(soco_start: Dict[str, torch.Tensor],
