@@ -1,10 +1,11 @@
 """Continued pretraining: an existing model -> tools/model_converters/init2soco.py -> a SoCo run.
 
 Every source is built with its own library and random weights: torchvision's ResNet, mmselfsup's
-MoCo v2 and BYOL from their shipped configs (saved as mmengine's Runner saves them, HistoryBuffers
-and numpy scalars included, without mmsoco's pickling fix), an mmsoco SoCo model, and a file in
-the original SoCo layout.  BN statistics and the sources' own momentum networks are made to differ
-from a freshly built model, so that a tensor that was not converted cannot pass for one that was.
+MoCo v2, BYOL and DenseCL from their shipped configs (saved as mmengine's Runner saves them,
+HistoryBuffers and numpy scalars included, without mmsoco's pickling fix), an mmsoco SoCo model,
+and a file in the original SoCo layout.  BN statistics and the sources' own momentum networks
+are made to differ from a freshly built model, so that a tensor that was not converted cannot
+pass for one that was.
 """
 import copy
 import copyreg
@@ -92,7 +93,8 @@ def sources(tmp_path_factory):
                           OrderedDict((k, v) for k, v in tv.items() if not k.startswith('fc.')), tv)
     for name, config, momentum_net in (
             ('mocov2', 'mocov2/mocov2_resnet50_8xb32-coslr-200e_in1k.py', 'encoder_k.'),
-            ('byol', 'byol/byol_resnet50_16xb256-coslr-200e_in1k.py', 'target_net.')):
+            ('byol', 'byol/byol_resnet50_16xb256-coslr-200e_in1k.py', 'target_net.'),
+            ('densecl', 'densecl/densecl_resnet50_8xb32-coslr-200e_in1k.py', 'encoder_k.')):
         model, text = build_selfsup(config)
         randomise(model.state_dict(), 2, ('backbone.', ))
         randomise(model.state_dict(), 3, (momentum_net, ))       # the momentum net differs
@@ -108,7 +110,7 @@ def sources(tmp_path_factory):
     return out
 
 
-@pytest.mark.parametrize('layout', ['torchvision', 'mocov2', 'byol', 'mmsoco'])
+@pytest.mark.parametrize('layout', ['torchvision', 'mocov2', 'byol', 'densecl', 'mmsoco'])
 def test_each_layout_gives_the_source_backbone_to_online_and_target(
         layout, sources, tmp_path, run_tool, capsys):
     path, resnet, state = sources[layout]
@@ -142,9 +144,10 @@ def test_each_layout_gives_the_source_backbone_to_online_and_target(
         missing, unexpected = model.load_state_dict(written, strict=False)
         assert unexpected == [] and sorted(
             {k.replace('target_net.module.', '').split('.')[0] for k in missing}) == sorted(new)
-    if layout == 'mocov2':        # what was left out, and why
+    if layout in ('mocov2', 'densecl'):        # what was left out, and why
         assert 'encoder_k.*: the momentum (key) encoder' in out and 'queue: the negative' in out
-        assert 'MoCo, ResNet-50 -> SoCo R50-FPN start' in out
+        name = 'MoCo' if layout == 'mocov2' else 'DenseCL'
+        assert f'{name}, ResNet-50 -> SoCo R50-FPN start' in out
 
 
 def test_c4_takes_layer4_as_the_res5_head(sources, tmp_path):
