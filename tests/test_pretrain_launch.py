@@ -17,11 +17,15 @@ from mmengine.runner import Runner
 
 from mmsoco.testing import REPO, plain_bn
 
-# the 400-epoch original recipes run the data paths of the 100-epoch ones (FPN: without the
-# cutout; C4: the same), and their schedules are those of the paper-text 400-epoch configs
+# The 400-epoch original recipes run the data paths of the 100-epoch ones (FPN: without the
+# cutout; C4: the same), and their schedules are those of the paper-text 400-epoch configs.
+# The continued-pretraining configs (*-init.py) have the models and views of the configs they
+# start from, another schedule and a load_from: tests/test_init_checkpoint.py trains one of them
+# from a converted file.
 PRETRAIN_CONFIGS = sorted(c for c in glob.glob(osp.join(REPO, 'configs', 'soco', '*.py'))
                           if not c.endswith(('fpn_16xb128-coslr-400e_in1k_original-recipe.py',
-                                             'c4_16xb128-coslr-400e_in1k_original-recipe.py')))
+                                             'c4_16xb128-coslr-400e_in1k_original-recipe.py',
+                                             '-init.py')))
 TINY = osp.join(REPO, 'tests', 'configs', 'soco_tiny_demo.py')
 
 
