@@ -442,7 +442,8 @@ def main():
     ceiling = None
     if not args.no_ceiling:
         c = pipeline_ceiling(args.data, max(r['batch'] for r in rows), args.workers,
-                             args.ceiling_batches, warmup=2, pin_memory=args.device.startswith('cuda'))
+                             args.ceiling_batches, warmup=2,
+                             pin_memory=args.device.startswith('cuda'))
         ceiling = c['samples_s']
         record('ceiling', c)
         print(f"pipeline ceiling (DataLoader alone, {args.workers} workers, batch "
