@@ -34,7 +34,7 @@ cd "$ROOT"
 # arguments
 MODE=run
 case "${1:-}" in download|run) MODE="$1"; shift ;; esac
-OUT="work_dirs/gpu_benchmark"; SITE="work_dirs/gpu_site"; WHEELS=""; DATA=""; DEMO=""
+OUT="work_dirs/gpu_benchmark"; SITE="work_dirs/gpu_site"; BUILD="work_dirs/gpu_build"; WHEELS=""; DATA=""; DEMO=""
 PHOTOS=(); BUDGET=""; DRY=0; CORES="$(nproc 2>/dev/null || echo 1)"; PYVER="3.12"
 PY_SET="${PY:-}"; PY="${PY:-python3}"; WORKERS=""; STEPS=20; WARMUP=5; ARCH=""
 usage() { sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; }
@@ -171,7 +171,7 @@ step_env() {
 
 step_build() {
   if stack_ok; then log "build: mmcv's CUDA ops already import and run"; return; fi
-  local src=/tmp/mmcv-src arch pipargs=()
+  local src="$ROOT/$BUILD" arch pipargs=()
   if [ -n "$WHEELS" ]; then
     ls "$WHEELS"/sdist/mmcv-2.0.1.tar.gz >/dev/null 2>&1 \
       || die "no $WHEELS/sdist/mmcv-2.0.1.tar.gz: make the folder with '$0 download --wheels $WHEELS'"
@@ -179,18 +179,18 @@ step_build() {
     "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
       --target "$SITE" "$WHEELS"/*.whl > "$OUT/build.log" 2>&1 \
       || { tail -20 "$OUT/build.log"; die "installing the wheels failed (build.log)"; }
-    cp "$WHEELS/sdist/mmcv-2.0.1.tar.gz" /tmp/mmcv-2.0.1.tar.gz
+    mkdir -p "$BUILD" && cp "$WHEELS/sdist/mmcv-2.0.1.tar.gz" "$BUILD/"
     pipargs=(--no-index)
   else
     log "build: the stack from PyPI -> $SITE"
     "$PY" -m pip install -q --no-deps --no-cache-dir --upgrade --target "$SITE" "${STACK[@]}" \
       > "$OUT/build.log" 2>&1 || { tail -20 "$OUT/build.log"; die "pip install failed (build.log)"; }
-    "$PY" -m pip download -q --no-deps --no-binary=:all: -d /tmp "$MMCV" >> "$OUT/build.log" 2>&1 \
+    mkdir -p "$BUILD" && "$PY" -m pip download -q --no-deps --no-binary=:all: --no-build-isolation -d "$BUILD" "$MMCV" >> "$OUT/build.log" 2>&1 \
       || die "downloading mmcv's source failed (build.log)"
   fi
   arch="${ARCH:-$("$PY" -c 'import torch; print("%d.%d" % torch.cuda.get_device_capability())')}"
   log "build: mmcv 2.0.1 with CUDA ops for sm_${arch/./} ($(nproc) cores)"
-  rm -rf "$src" && mkdir -p "$src" && tar xzf /tmp/mmcv-2.0.1.tar.gz -C "$src"
+  rm -rf "$src/mmcv-2.0.1" && tar xzf "$BUILD/mmcv-2.0.1.tar.gz" -C "$src"
   src="$src/mmcv-2.0.1"
   sed -i 's/-std=c++14/-std=c++17/g' "$src/setup.py"      # torch 2.x headers need C++17 or later
   local t0=$SECONDS
