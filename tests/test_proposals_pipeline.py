@@ -15,6 +15,7 @@ import pytest
 from data_prep.demo_collection import build_demo_collection, load_photo
 from data_prep.filters import BoxFilter
 from data_prep.pipeline import generate_proposals, output_paths
+from data_prep.selective_search import SelectiveSearch
 from data_prep.storage import ProposalStore
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -62,9 +63,9 @@ def test_real_photos_end_to_end(demo, tmp_path):
     assert not osp.exists(parts_dir)  # merged and cleaned up
     with open(report_path) as fh:
         assert json.load(fh)['boxes']['kept_total'] == store.num_boxes
-    assert store.meta['settings']['search']['sigma'] == 0.9
-    assert store.meta['settings']['search']['k'] == [300.0, 100.0, 50.0]
-    assert store.meta['settings']['search']['min_size'] == 100
+    # the file records the settings it was made with (what a resume and a merge compare)
+    assert store.meta['settings'] == dict(search=SelectiveSearch().to_dict(),
+                                          filter=BoxFilter().to_dict())
 
 
 # ------------------------------------------------------------------------------ bad input
@@ -180,7 +181,6 @@ def test_rerun_is_a_no_op_and_other_settings_are_refused(demo, tmp_path):
     _run(root, out, log=messages.append)
     assert out.stat().st_mtime_ns == stamp
     assert any('already complete' in m for m in messages)
-    from data_prep.selective_search import SelectiveSearch
     with pytest.raises(FileExistsError, match='--overwrite'):
         _run(root, out, search=SelectiveSearch(scale=200))
     _run(root, out, search=SelectiveSearch(scale=200), overwrite=True)
