@@ -290,3 +290,20 @@ def test_no_leftovers_after_success(demo, tmp_path):
     assert sorted(os.listdir(tmp_path / 'sub')) == ['p.npz', 'p.parts', 'p.report.json']
     assert not [n for n in os.listdir(parts_dir) if n.endswith('.tmp')]
     shutil.rmtree(parts_dir)
+
+
+def test_shards_manifest_output_and_report_follow_the_umask(demo, tmp_path):
+    root, _ = demo
+    out = tmp_path / 'p.npz'
+    old = os.umask(0o027)
+    try:
+        _run(root, out, shard_size=4, keep_parts=True)
+    finally:
+        os.umask(old)
+    parts_dir, report = output_paths(str(out))
+    written = [str(out), report] + [osp.join(parts_dir, n) for n in os.listdir(parts_dir)
+                                    if not n.startswith('lock')]
+    assert any(n.startswith('shard-') for n in os.listdir(parts_dir))
+    assert 'manifest.json' in os.listdir(parts_dir)
+    assert {p: oct(os.stat(p).st_mode & 0o777) for p in written} == \
+        {p: oct(0o640) for p in written}
