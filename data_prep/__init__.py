@@ -3,8 +3,11 @@
 - ``python -m data_prep.generate_proposals SOURCE --out proposals.npz``: selective search +
   the paper's filter for every image, in parallel, resumable (``pipeline.py``).
 - ``python -m data_prep.draw_proposals``: an image with its kept boxes, as a PNG.
-- ``python -m data_prep.benchmark``: speed and recall, against the pure-Python package.
+- ``python -m data_prep.annotations``: a labelled set (VOC, YOLO) as COCO json.
 - ``storage.ProposalStore``: the proposals file a training job reads (numpy only).
+
+Its benchmark (speed and recall, against the pure-Python package) is a tool, not a module:
+``python tools/benchmarks/benchmark_proposals.py``.
 
 Nothing here imports the training stack (torch, mmengine, mmcv, mmdet, mmselfsup, mmsoco).
 Importing the package itself loads nothing; modules are imported where needed, so
