@@ -61,7 +61,10 @@ def import_soco_json(json_path: str, out_path: str, image_root: Optional[str] = 
         ``ambiguous`` names (several files with that name).
     """
     with open(json_path) as f:
-        data = json.load(f)
+        try:
+            data = json.load(f)
+        except ValueError as e:
+            raise ValueError(f'{json_path!r} is not JSON ({e})') from None
     if not isinstance(data, dict):
         raise ValueError(f'{json_path!r}: expected a JSON object mapping image names to lists '
                          f'of [x, y, w, h], got {type(data).__name__}')
