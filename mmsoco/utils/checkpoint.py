@@ -5,7 +5,7 @@ beside tensors, its ``message_hub``: :class:`mmengine.logging.HistoryBuffer` obj
 arrays of logged values, and numpy scalars in ``meta``.  Without help ``resume=True`` fails with
 "Unsupported global: numpy._core.multiarray.scalar".
 
-Two pieces, both applied once when mmsoco is imported:
+Two pieces, both applied when mmsoco is imported (:mod:`mmsoco.global_setup`):
 
 * :func:`allow_mmengine_checkpoint_globals` allow-lists exactly the globals such a checkpoint
   references (listed by :func:`mmengine_checkpoint_globals`); weights-only loading stays on for
