@@ -9,7 +9,9 @@
 Its benchmark (speed and recall, against the pure-Python package) is a tool, not a module:
 ``python tools/benchmarks/benchmark_proposals.py``.
 
-Nothing here imports the training stack (torch, mmengine, mmcv, mmdet, mmselfsup, mmsoco).
+Nothing here imports the training stack (torch, mmengine, mmcv, mmdet, mmselfsup, mmsoco).  That
+is also why it installs as its own top-level package and not as ``mmsoco.data_prep``: importing
+anything under ``mmsoco`` runs ``mmsoco/__init__.py``, which loads torch and mmselfsup.
 Importing the package itself loads nothing; modules are imported where needed, so
 ``from data_prep.storage import ProposalStore`` needs only numpy.
 """
