@@ -1,4 +1,9 @@
-"""Which images make up a collection: a folder, a list file or a COCO json."""
+"""Which images make up a collection: a folder, a list file or a COCO json.
+
+The folder scan and the list reader are not mmengine's ``scandir`` / ``list_from_file``:
+``data_prep`` runs without the training stack (a proposals job needs no torch or mmengine), and
+the scan also follows links and skips hidden folders, as the training dataset's scan does.
+"""
 import json
 import os
 import os.path as osp

@@ -15,7 +15,7 @@ import sys
 import cv2
 import numpy as np
 
-from data_prep.image_io import read_image
+from data_prep.image_io import ImageError, read_image
 from data_prep.storage import ProposalStore
 
 
@@ -51,7 +51,11 @@ def main(argv=None) -> int:
                         '(largest first); 0 = all')
     args = parser.parse_args(argv)
 
-    store = ProposalStore.load(args.proposals)
+    try:
+        store = ProposalStore.load(args.proposals)
+    except (OSError, ValueError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
     if not len(store):
         print(f'error: {args.proposals} holds no image', file=sys.stderr)
         return 2
@@ -60,7 +64,13 @@ def main(argv=None) -> int:
         print(f'error: {key!r} is not in {args.proposals} (keys look like '
               f'{store.key_at(0)!r})', file=sys.stderr)
         return 2
-    img, _ = read_image(osp.join(args.root, key))
+    path = osp.join(args.root, key)
+    try:
+        img, _ = read_image(path)
+    except ImageError as e:
+        print(f'error: {path}: {e} (--root must be the folder the paths in {args.proposals} '
+              'are relative to)', file=sys.stderr)
+        return 2
     boxes = store[key]
     if store.image_size(key) not in ((0, 0), (img.shape[1], img.shape[0])):
         print(f'warning: {key} is {img.shape[1]}x{img.shape[0]} but the boxes were computed for '

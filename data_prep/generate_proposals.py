@@ -95,8 +95,8 @@ def parse_args(argv=None):
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
     parser.add_argument('--import-soco-json', metavar='JSON',
                         help='convert an original SoCo proposals JSON (name -> [[x, y, w, h], '
-                        '...]) into --out instead of computing; --root, if given, is the image '
-                        'folder used to match names and read image sizes')
+                        '...]) into --out instead of computing; needs --root, the image folder '
+                        'used to match names and read image sizes')
     parser.add_argument('--export-soco-json', metavar='JSON',
                         help='write the proposals file --out as an original SoCo JSON and exit')
     args = parser.parse_args(argv)
@@ -110,11 +110,34 @@ def main(argv=None) -> int:
     from data_prep.soco_json import export_soco_json, import_soco_json
 
     if args.export_soco_json:
-        n = export_soco_json(args.out, args.export_soco_json)
+        try:
+            n = export_soco_json(args.out, args.export_soco_json)
+        except (OSError, ValueError) as e:
+            print(f'error: --export-soco-json writes the proposals file given as --out: {e}',
+                  file=sys.stderr)
+            return 2
         print(f'wrote {n} images to {args.export_soco_json}')
         return 0
     if args.import_soco_json:
-        rep = import_soco_json(args.import_soco_json, args.out, image_root=args.root)
+        if args.root is None:
+            # without the images, the file would store every size as (0, 0), and the training
+            # loader could not check that the boxes fit the image it reads
+            print('error: --import-soco-json needs --root, the folder of the images the JSON '
+                  'names: it matches the names to files and stores each image\'s size',
+                  file=sys.stderr)
+            return 2
+        if not os.path.isdir(args.root):
+            print(f'error: --root {args.root}: no such folder of images', file=sys.stderr)
+            return 2
+        try:
+            rep = import_soco_json(args.import_soco_json, args.out, image_root=args.root)
+        except OSError as e:
+            print(f'error: {e.filename or args.import_soco_json}: {e.strerror or e}',
+                  file=sys.stderr)
+            return 2
+        except ValueError as e:
+            print(f'error: {e}', file=sys.stderr)
+            return 2
         print(f'wrote {rep["images"]} images, {rep["boxes"]} boxes to {args.out}'
               + (f'; {len(rep["unmatched"])} names without an image (e.g. '
                  f'{rep["unmatched"][:3]})' if rep['unmatched'] else '')

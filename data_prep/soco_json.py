@@ -5,13 +5,12 @@ turns one into a proposals file (:mod:`data_prep.storage`) and :func:`export_soc
 a proposals file back in that layout.
 """
 import json
-import os
 import os.path as osp
-import tempfile
 from typing import Optional, Tuple, Union
 
 import numpy as np
 
+from data_prep.atomic_write import atomic_write
 from data_prep.collection import list_images
 from data_prep.storage import LEVEL_UNKNOWN, ProposalStore, encode_path
 
@@ -62,7 +61,10 @@ def import_soco_json(json_path: str, out_path: str, image_root: Optional[str] = 
         ``ambiguous`` names (several files with that name).
     """
     with open(json_path) as f:
-        data = json.load(f)
+        try:
+            data = json.load(f)
+        except ValueError as e:
+            raise ValueError(f'{json_path!r} is not JSON ({e})') from None
     if not isinstance(data, dict):
         raise ValueError(f'{json_path!r}: expected a JSON object mapping image names to lists '
                          f'of [x, y, w, h], got {type(data).__name__}')
@@ -103,20 +105,12 @@ def export_soco_json(store_path: Union[str, ProposalStore], json_path: str) -> i
     store = store_path if isinstance(store_path, ProposalStore) else \
         ProposalStore.load(store_path)
     whole = store.arrays()['boxes'].dtype == np.uint16
-    folder = osp.dirname(osp.abspath(json_path))
-    fd, tmp = tempfile.mkstemp(prefix=osp.basename(json_path) + '.', suffix='.tmp', dir=folder)
-    try:
-        with os.fdopen(fd, 'w') as f:
-            f.write('{')
-            for i, key in enumerate(store.keys()):
-                b = store.boxes_at(i)
-                xywh = np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], axis=1)
-                values = xywh.astype(np.int64).tolist() if whole else xywh.tolist()
-                f.write(('' if i == 0 else ',\n') + json.dumps(key) + ': ' + json.dumps(values))
-            f.write('}\n')
-        os.replace(tmp, json_path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(json_path) as f:
+        f.write('{')
+        for i, key in enumerate(store.keys()):
+            b = store.boxes_at(i)
+            xywh = np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], axis=1)
+            values = xywh.astype(np.int64).tolist() if whole else xywh.tolist()
+            f.write(('' if i == 0 else ',\n') + json.dumps(key) + ': ' + json.dumps(values))
+        f.write('}\n')
     return len(store)

@@ -33,13 +33,14 @@ import mmap
 import os
 import os.path as osp
 import sys
-import tempfile
 import warnings
 import zipfile
 from collections.abc import Sequence
 from typing import Iterable, Iterator, Optional, Tuple
 
 import numpy as np
+
+from data_prep.atomic_write import atomic_write
 
 FORMAT_NAME = 'mmsoco-proposals'
 FORMAT_VERSION = 2  # 2: meta.members holds the byte offset of each member's .npy
@@ -453,50 +454,41 @@ def write_arrays(path: str, parts: Sequence, meta: Optional[dict] = None) -> Non
     meta.update(format=FORMAT_NAME, version=FORMAT_VERSION, num_images=n, num_boxes=m,
                 box_format='x1y1x2y2, original image pixels, x2/y2 exclusive')
 
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=osp.basename(path) + '.', suffix='.tmp', dir=folder)
-    try:
-        with os.fdopen(fd, 'wb') as f, \
-                zipfile.ZipFile(f, 'w', zipfile.ZIP_STORED, allowZip64=True) as zf:
+    with atomic_write(path, 'wb') as f, \
+            zipfile.ZipFile(f, 'w', zipfile.ZIP_STORED, allowZip64=True) as zf:
 
-            starts = {}
+        starts = {}
 
-            def member(name, dtype, shape, pieces):
-                with zf.open(name + '.npy', 'w', force_zip64=True) as out:
-                    starts[name] = f.tell()  # the zip header is out, the .npy starts here
-                    header = {'descr': np.lib.format.dtype_to_descr(np.dtype(dtype)),
-                              'fortran_order': False, 'shape': tuple(shape)}
-                    np.lib.format.write_array_header_1_0(out, header)
-                    for piece in pieces:
-                        out.write(np.ascontiguousarray(piece, dtype=dtype).tobytes())
+        def member(name, dtype, shape, pieces):
+            with zf.open(name + '.npy', 'w', force_zip64=True) as out:
+                starts[name] = f.tell()  # the zip header is out, the .npy starts here
+                header = {'descr': np.lib.format.dtype_to_descr(np.dtype(dtype)),
+                          'fortran_order': False, 'shape': tuple(shape)}
+                np.lib.format.write_array_header_1_0(out, header)
+                for piece in pieces:
+                    out.write(np.ascontiguousarray(piece, dtype=dtype).tobytes())
 
-            def each(key):
-                for part in parts:
-                    yield get(part)[key]
+        def each(key):
+            for part in parts:
+                yield get(part)[key]
 
-            def offsets():
-                yield np.zeros(1, np.int64)
-                base = 0
-                for part in parts:
-                    off = np.asarray(get(part)['offsets'], dtype=np.int64)
-                    yield off[1:] - off[0] + base
-                    base += int(off[-1] - off[0])
+        def offsets():
+            yield np.zeros(1, np.int64)
+            base = 0
+            for part in parts:
+                off = np.asarray(get(part)['offsets'], dtype=np.int64)
+                yield off[1:] - off[0] + base
+                base += int(off[-1] - off[0])
 
-            member('paths', f'S{width}', (n,), each('paths'))
-            member('offsets', np.int64, (n + 1,), offsets())
-            member('boxes', box_dtype, (m, 4), each('boxes'))
-            member('sizes', np.int32, (n, 2), each('sizes'))
-            member('levels', np.uint8, (n,), each('levels'))
-            meta['members'] = starts
-            meta_arr = np.frombuffer(json.dumps(meta, sort_keys=True).encode('utf-8'),
-                                     dtype=np.uint8)
-            member('meta', np.uint8, meta_arr.shape, [meta_arr])
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.unlink(tmp)
-        raise
+        member('paths', f'S{width}', (n,), each('paths'))
+        member('offsets', np.int64, (n + 1,), offsets())
+        member('boxes', box_dtype, (m, 4), each('boxes'))
+        member('sizes', np.int32, (n, 2), each('sizes'))
+        member('levels', np.uint8, (n,), each('levels'))
+        meta['members'] = starts
+        meta_arr = np.frombuffer(json.dumps(meta, sort_keys=True).encode('utf-8'),
+                                 dtype=np.uint8)
+        member('meta', np.uint8, meta_arr.shape, [meta_arr])
 
 
 def upgrade(path: str) -> bool:

@@ -1,14 +1,14 @@
 """mmsoco: SoCo (Selective Object COntrastive learning) for OpenMMLab.
 
-Importing the package registers its modules into mmselfsup's registries (see
-:mod:`mmsoco.registry`) and allow-lists mmengine's checkpoint types for torch's weights-only load.
+Importing the package changes some global state, all listed in :mod:`mmsoco.global_setup`:
+mmselfsup's registries (repaired, and given mmsoco's modules), torch's weights-only allow-list
+and a ``copyreg`` reducer for mmengine's checkpoints.
 """
 from .version import __version__
-from .registry import MISSING_LOCATIONS  # noqa: F401  (repairs mmselfsup's registries first)
-from .utils import allow_mmengine_checkpoint_globals
+from . import global_setup
 
-allow_mmengine_checkpoint_globals()
+global_setup.apply()
 
-from . import datasets, engine, models  # noqa: E402,F401  (register modules)
+from . import datasets, engine, models  # noqa: E402,F401  (change 4: register modules)
 
 __all__ = ['__version__']

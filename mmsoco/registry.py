@@ -8,7 +8,8 @@ This module also repairs one defect of the released mmselfsup 1.0.0: its ``LOOPS
 ``RUNNER_CONSTRUCTORS`` registries declare the lazy-import location ``mmselfsup.engine.runner``,
 which the package does not contain, so ``Runner.train()`` under ``default_scope='mmselfsup'`` dies
 with "No module named 'mmselfsup.engine.runner'".  :func:`drop_missing_locations` removes exactly
-the locations that do not exist; every other lazy import keeps working.
+the locations that do not exist; every other lazy import keeps working.  It runs when mmsoco is
+imported, with the other global changes, in :mod:`mmsoco.global_setup`.
 """
 from importlib.util import find_spec
 
@@ -44,6 +45,3 @@ def drop_missing_locations(module=_selfsup_registry) -> list:
         removed += [(value.name, loc) for loc in locations if loc not in kept]
         value._locations = kept
     return removed
-
-
-MISSING_LOCATIONS = drop_missing_locations()

@@ -74,22 +74,40 @@ def test_lever_sweep_toggles_one_lever_at_a_time():
     assert [(r['batch'], r['precision']) for r in matrix] == [
         (64, 'tf32'), (64, 'bf16'), (128, 'tf32'), (128, 'bf16')]
     assert all(r['levers'] == ['cudnn_benchmark'] for r in matrix)
-    # one row per lever toggled against the base (cudnn_benchmark toggled off is new), all on;
-    # the base row itself is not repeated
-    assert [r['levers'] for r in sweep] == [
-        ['channels_last', 'cudnn_benchmark'], [], ['compile', 'cudnn_benchmark'],
-        ['cudnn_benchmark', 'non_blocking'], ['cudnn_benchmark', 'sgd'],
-        ['cudnn_benchmark', 'pageable'],
-        ['channels_last', 'cudnn_benchmark', 'compile', 'non_blocking']]
+    assert all((r['batch'], r['precision'], r['pooling']) == (128, 'bf16', 'single')
+               for r in sweep)
+    # every sweep row but the last differs from the base in exactly one lever, each lever once
+    # (the base row is not repeated); the last has every speed-up on and no control lever
+    base = {'cudnn_benchmark'}
+    toggled = [set(r['levers']) ^ base for r in sweep[:-1]]
+    assert all(len(t) == 1 for t in toggled)
+    assert sorted(t.pop() for t in toggled) == sorted(bench.LEVERS)
+    *_, all_on = sweep
+    assert set(all_on['levers']) == set(bench.LEVERS) - set(bench.CONTROLS)
+    assert {'sgd', 'pageable'} <= set(bench.CONTROLS) and 'compile' not in bench.CONTROLS
+    assert len({tuple(r['levers']) for r in rows[3:]}) == len(rows) - 3     # no row twice
+
+
+# Dense tensor-core peaks from the architecture, not from the table: SMs x FLOP per SM per clock
+# x boost clock.  NVIDIA's H100 whitepaper: each SM's four tensor cores do 2048 dense FP16/BF16
+# FMA (4096 FLOP) per clock, TF32 half of that.  H200 is the same GH100 compute as H100 SXM
+# (132 SMs, 1.83 GHz); H100 PCIe has 114 SMs at 1.62 GHz.
+SXM = 132 * 4096 * 1.83e9 / 1e12
+PCIE = 114 * 4096 * 1.62e9 / 1e12
 
 
 @pytest.mark.parametrize('name,kind,bf16', [
-    ('NVIDIA H100 80GB HBM3', 'H100 SXM', 989.4),
-    ('NVIDIA H100 PCIe', 'H100 PCIe', 756.0),
-    ('NVIDIA H200', 'H200', 989.4),
+    ('NVIDIA H100 80GB HBM3', 'H100 SXM', SXM),
+    ('NVIDIA H100 PCIe', 'H100 PCIe', PCIE),
+    ('NVIDIA H200', 'H200', SXM),
     ('NVIDIA A100-SXM4-80GB', None, None),
 ])
 def test_peak_figures_by_device_name(name, kind, bf16):
     found, peak = bench.peak_tflops(name)
     assert found == kind
-    assert (peak['bf16'] if peak else None) == bf16
+    if bf16 is None:
+        assert peak is None
+        return
+    assert peak['bf16'] == pytest.approx(bf16, rel=2e-3)
+    assert peak['fp16'] == peak['bf16']
+    assert peak['tf32'] == pytest.approx(bf16 / 2, rel=2e-3)

@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from data_prep.annotations import (_names_block, load_dataset, main, read_class_names,
-                                   read_coco, read_voc, read_yolo, to_coco, write_coco)
+from data_prep.annotations import (load_dataset, main, read_class_names, read_coco, read_voc,
+                                   read_yolo, to_coco, write_coco)
 
 DATASETS = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), '..', 'shared',
                     'datasets')
@@ -173,10 +173,11 @@ def test_class_name_files(tmp_path):
     assert read_class_names(str(tmp_path / 'list.yaml')) == ['a', 'b c', 'd']
     assert read_class_names(str(tmp_path / 'dash.yml')) == ['x', 'y']
     assert read_class_names(str(tmp_path / 'classes.txt')) == ['p', 'q']
-    # the fallback reader used when PyYAML is absent reads the same blocks
-    assert _names_block('names:\n  0: a\n  1: b\nother: 1\n') == {0: 'a', 1: 'b'}
-    assert _names_block('nc: 2\nnames:\n  - x\n  - y\ntrain: t\n') == ['x', 'y']
-    assert _names_block('names: [a, b]\n') == ['a', 'b']
+    (tmp_path / 'map.yaml').write_text('names:\n  1: b\n  0: a\nother: 1\n')
+    assert read_class_names(str(tmp_path / 'map.yaml')) == ['a', 'b']
+    (tmp_path / 'broken.yaml').write_text('names: [a, b\n')
+    with pytest.raises(ValueError, match='broken.yaml: not valid YAML'):
+        read_class_names(str(tmp_path / 'broken.yaml'))
     (tmp_path / 'gap.yaml').write_text('names:\n  0: a\n  2: c\n')
     with pytest.raises(ValueError, match='not 0..1'):
         read_class_names(str(tmp_path / 'gap.yaml'))

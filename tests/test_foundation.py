@@ -10,7 +10,7 @@ def test_package_imports_and_repairs_mmselfsup_registries():
     for reg in (LOOPS, RUNNERS, RUNNER_CONSTRUCTORS):
         assert 'mmselfsup.engine.runner' not in reg._locations
     # the defect this repairs is still present in the released package
-    assert ('loop', 'mmselfsup.engine.runner') in mmsoco.registry.MISSING_LOCATIONS
+    assert ('loop', 'mmselfsup.engine.runner') in mmsoco.global_setup.MISSING_LOCATIONS
 
 
 def test_modules_build_through_mmselfsup_registry_with_mmdet_scope():

@@ -15,6 +15,7 @@ import pytest
 from data_prep.demo_collection import build_demo_collection, load_photo
 from data_prep.filters import BoxFilter
 from data_prep.pipeline import generate_proposals, output_paths
+from data_prep.selective_search import SelectiveSearch
 from data_prep.storage import ProposalStore
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -62,9 +63,9 @@ def test_real_photos_end_to_end(demo, tmp_path):
     assert not osp.exists(parts_dir)  # merged and cleaned up
     with open(report_path) as fh:
         assert json.load(fh)['boxes']['kept_total'] == store.num_boxes
-    assert store.meta['settings']['search']['sigma'] == 0.9
-    assert store.meta['settings']['search']['k'] == [300.0, 100.0, 50.0]
-    assert store.meta['settings']['search']['min_size'] == 100
+    # the file records the settings it was made with (what a resume and a merge compare)
+    assert store.meta['settings'] == dict(search=SelectiveSearch().to_dict(),
+                                          filter=BoxFilter().to_dict())
 
 
 # ------------------------------------------------------------------------------ bad input
@@ -180,7 +181,6 @@ def test_rerun_is_a_no_op_and_other_settings_are_refused(demo, tmp_path):
     _run(root, out, log=messages.append)
     assert out.stat().st_mtime_ns == stamp
     assert any('already complete' in m for m in messages)
-    from data_prep.selective_search import SelectiveSearch
     with pytest.raises(FileExistsError, match='--overwrite'):
         _run(root, out, search=SelectiveSearch(scale=200))
     _run(root, out, search=SelectiveSearch(scale=200), overwrite=True)
@@ -290,3 +290,20 @@ def test_no_leftovers_after_success(demo, tmp_path):
     assert sorted(os.listdir(tmp_path / 'sub')) == ['p.npz', 'p.parts', 'p.report.json']
     assert not [n for n in os.listdir(parts_dir) if n.endswith('.tmp')]
     shutil.rmtree(parts_dir)
+
+
+def test_shards_manifest_output_and_report_follow_the_umask(demo, tmp_path):
+    root, _ = demo
+    out = tmp_path / 'p.npz'
+    old = os.umask(0o027)
+    try:
+        _run(root, out, shard_size=4, keep_parts=True)
+    finally:
+        os.umask(old)
+    parts_dir, report = output_paths(str(out))
+    written = [str(out), report] + [osp.join(parts_dir, n) for n in os.listdir(parts_dir)
+                                    if not n.startswith('lock')]
+    assert any(n.startswith('shard-') for n in os.listdir(parts_dir))
+    assert 'manifest.json' in os.listdir(parts_dir)
+    assert {p: oct(os.stat(p).st_mode & 0o777) for p in written} == \
+        {p: oct(0o640) for p in written}

@@ -11,9 +11,9 @@ import cv2
 import numpy as np
 import pytest
 
-from data_prep import pipeline
 from data_prep.demo_collection import build_demo_collection
 from data_prep.filters import BoxFilter
+from data_prep.image_work import process_image
 from data_prep.pipeline import SHARD_FORMAT, generate_proposals, output_paths
 from data_prep.selective_search import SelectiveSearch
 from data_prep.storage import ProposalStore
@@ -141,7 +141,7 @@ def test_killed_run_leaves_no_process_and_resumes_computing_only_what_is_missing
     # the resumed file holds exactly what one uninterrupted run computes
     search, box_filter = SelectiveSearch(scale=0), BoxFilter()
     for p in paths:
-        r = pipeline.process_image(str(root), p, search, box_filter)
+        r = process_image(str(root), p, search, box_filter)
         np.testing.assert_array_equal(store[p], r.boxes.astype(np.float32))
         assert store.image_size(p) == r.size
 

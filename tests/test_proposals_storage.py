@@ -236,9 +236,10 @@ def test_data_prep_never_imports_the_training_stack():
     forbidden = {'torch', 'torchvision', 'mmengine', 'mmcv', 'mmdet', 'mmselfsup', 'mmcls',
                  'mmsoco'}
     folder = osp.join(REPO, 'data_prep')
-    for name in sorted(os.listdir(folder)):
-        if not name.endswith('.py'):
-            continue
+    files = [osp.relpath(osp.join(d, n), folder) for d, _, names in os.walk(folder)
+             for n in names if n.endswith('.py')]
+    assert 'annotations/voc.py' in files                 # sub-packages are read too
+    for name in sorted(files):
         tree = ast.parse(open(osp.join(folder, name)).read())
         for node in ast.walk(tree):
             mods = []
@@ -256,3 +257,39 @@ def test_storage_needs_numpy_only():
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                          check=True, cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO))
     assert out.stdout.strip() == '[]'
+
+
+@pytest.mark.parametrize('box', [[-3, -1, 20, 30], [0, 0, 65536, 70000], [10, 20, 65535.5, 40]],
+                         ids=['negative', 'above-uint16', 'fractional-at-the-edge'])
+def test_coordinates_outside_uint16_keep_their_values(tmp_path, box):
+    path = str(tmp_path / 'p.npz')
+    ordinary = [0, 0, 65535, 65535]                   # fits uint16 exactly, as whole pixels
+    ProposalStore.write(path, [('a.jpg', [ordinary], (65535, 65535)),
+                               ('b.jpg', [box], (80000, 80000))])
+    store = ProposalStore.load(path)
+    assert store['b.jpg'].tolist() == [box]
+    assert store['a.jpg'].tolist() == [ordinary]
+    # and through a merge of two parts, one of which alone would fit uint16
+    merged = str(tmp_path / 'm.npz')
+    parts = []
+    for name, boxes in (('a.jpg', [ordinary]), ('b.jpg', [box])):
+        one = str(tmp_path / f'{name}.npz')
+        ProposalStore.write(one, [(name, boxes, (1, 1))])
+        parts.append(ProposalStore.load(one).arrays())
+    write_arrays(merged, parts)
+    again = ProposalStore.load(merged)
+    assert again['a.jpg'].tolist() == [ordinary] and again['b.jpg'].tolist() == [box]
+
+
+@pytest.mark.parametrize('change, message', [
+    (dict(version=99), 'format version 99 is newer than this reader'),
+    (dict(format='someone-elses-boxes'), "meta.format is 'someone-elses-boxes'"),
+])
+def test_newer_or_foreign_format_is_refused_with_the_path(tmp_path, change, message):
+    path = str(tmp_path / 'p.npz')
+    ProposalStore.write(path, _items())
+    out = str(tmp_path / 'changed.npz')
+    _resave(path, out, **change)
+    with pytest.raises(ValueError, match=message) as err:
+        ProposalStore.load(out)
+    assert out in str(err.value)

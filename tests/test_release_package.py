@@ -72,18 +72,49 @@ def test_configs_tools_and_model_index_are_shipped_in_the_package():
     assert model_cfg('fpn').type == 'SoCo'          # mmsoco.testing reads them from there
 
 
-def _tracked_copy(dst):
-    """The checkout's tracked files (plus the working copies of this session's new files)."""
+def _tracked_files(repo):
+    """The checkout's tracked files, plus untracked ones that git does not ignore (new files of
+    work in progress), as git lists them.  ``safe.directory=*`` on the command line: a checkout
+    owned by another user (a container's bind mount, a CI cache) is read all the same, where
+    git would refuse it as of "dubious ownership".  Any other failure fails the test with git's
+    reason: without the list, the wheel cannot be checked."""
+    cmd = ['git', '-c', 'safe.directory=*', 'ls-files', '-z', '--cached', '--others',
+           '--exclude-standard']
     try:
-        files = subprocess.run(['git', 'ls-files', '-co', '--exclude-standard'], cwd=REPO,
-                               capture_output=True, text=True, check=True).stdout.split()
-    except (OSError, subprocess.CalledProcessError):
-        pytest.skip('needs a git checkout to copy the tracked files')
-    for rel in files:
+        proc = subprocess.run(cmd, cwd=repo, capture_output=True)
+    except OSError as e:
+        pytest.fail(f'the wheel test builds from the files git tracks in {repo}, and git cannot '
+                    f'run: {e}')
+    if proc.returncode:
+        pytest.fail(f'the wheel test builds from the files git tracks in {repo}, and '
+                    f'`{" ".join(cmd)}` failed: {proc.stderr.decode().strip()}')
+    return [name for name in proc.stdout.decode().split('\0') if name]
+
+
+def _tracked_copy(dst):
+    for rel in _tracked_files(REPO):
         if osp.isfile(osp.join(REPO, rel)):
             os.makedirs(osp.dirname(osp.join(dst, rel)), exist_ok=True)
             shutil.copy2(osp.join(REPO, rel), osp.join(dst, rel))
     return dst
+
+
+@pytest.mark.skipif(not hasattr(os, 'geteuid') or os.geteuid() != 0,
+                    reason='giving a checkout to another user needs root')
+def test_tracked_files_are_listed_in_a_checkout_owned_by_another_user(tmp_path):
+    repo = tmp_path / 'checkout'
+    repo.mkdir()
+    (repo / 'a file.py').write_text('x = 1\n')
+    (repo / 'ignored.pyc').write_text('')
+    (repo / '.gitignore').write_text('*.pyc\n')
+    subprocess.run(['git', 'init', '-q', str(repo)], check=True)
+    subprocess.run(['git', '-C', str(repo), 'add', 'a file.py'], check=True)
+    (repo / 'new.py').write_text('')
+    for path in [repo, *repo.rglob('*')]:
+        os.chown(path, 65534, 65534)          # nobody: git now calls the ownership dubious
+    plain = subprocess.run(['git', 'ls-files'], cwd=repo, capture_output=True, text=True)
+    assert plain.returncode != 0 and 'dubious ownership' in plain.stderr
+    assert sorted(_tracked_files(str(repo))) == ['.gitignore', 'a file.py', 'new.py']
 
 
 def test_a_wheel_carries_configs_tools_and_model_index_and_installs_without_a_checkout(tmp_path):

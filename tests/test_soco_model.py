@@ -264,23 +264,59 @@ def test_mismatched_ids_are_rejected():
         SoCo.pack_rois(samples, 3)
 
 
-def test_c4_variant_runs():
+def _record_embeddings(model):
+    """Hooks that collect, in call order, the online predictions and the target projections."""
+    seen = {'q': [], 'z': []}
+    hooks = [model.predictor.register_forward_hook(lambda m, i, o: seen['q'].append(o)),
+             model.target_net.module['projector'].register_forward_hook(
+                 lambda m, i, o: seen['z'].append(o))]
+    return seen, hooks
+
+
+def _assert_pairs(losses, seen, pairs, n, k):
+    """Each ``loss_v{a}_v{b}`` is -2 cos(online view a, target view b), averaged per image."""
+    for (a, b) in pairs:
+        cos = torch.nn.functional.cosine_similarity(seen['q'][a - 1], seen['z'][b - 1], dim=1)
+        key = f'loss_v{a}_v{b}'
+        assert losses[key].item() == pytest.approx(-2 * cos.view(n, k).mean().item(),
+                                                   abs=1e-5), key
+
+
+def test_c4_compares_two_views_through_the_res5_head():
     model = build(model_cfg('c4'))
     inputs, samples = random_batch(n=2, sizes=(160, 160))
+    seen, hooks = _record_embeddings(model)
+    shapes = []
+    for module in (model.roi_extractor, model.head, model.target_net.module['head']):
+        hooks.append(module.register_forward_hook(lambda m, i, o: shapes.append(o.shape)))
     losses = model.loss(inputs, samples)
+    for h in hooks:
+        h.remove()
     assert set(losses) == {'loss_v1_v2', 'loss_v2_v1', 'momentum'}
+    # per view, online then target: RoIAlign 14x14 on C4 (1024 channels), then res5 (stride 2)
+    assert shapes == [(8, 1024, 14, 14), (8, 2048, 7, 7)] * 4
+    assert [t.shape for t in seen['q'] + seen['z']] == [(8, 256)] * 4     # V1, V2 each
+    _assert_pairs(losses, seen, [(1, 2), (2, 1)], n=2, k=4)
     sum(v for k, v in losses.items() if 'loss' in k).backward()
     assert model.head.layer4[0].conv1.weight.grad is not None
     assert not hasattr(model.backbone, 'layer4')
 
 
-def test_soco_star_four_views_run():
+def test_soco_star_adds_v1_v4_both_ways():
     cfg = model_cfg('fpn', tiny=True)
     cfg.view_pairs = [(0, 1), (0, 2), (0, 3)]
     model = build(cfg)
     inputs, samples = random_batch(n=2, sizes=(96, 96, 48, 80))
+    seen, hooks = _record_embeddings(model)
     losses = model.loss(inputs, samples)
-    assert {'loss_v1_v4', 'loss_v4_v1'} <= set(losses)
+    for h in hooks:
+        h.remove()
+    pairs = [(1, 2), (2, 1), (1, 3), (3, 1), (1, 4), (4, 1)]
+    assert set(losses) == {f'loss_v{a}_v{b}' for a, b in pairs} | {'momentum'}
+    assert [t.shape for t in seen['q'] + seen['z']] == [(8, 128)] * 8      # V1..V4 each
+    _assert_pairs(losses, seen, pairs, n=2, k=4)
+    # V4 is a view of its own: its embeddings are not another view's
+    assert not torch.allclose(seen['q'][3], seen['q'][1], atol=1e-3)
     sum(v for k, v in losses.items() if 'loss' in k).backward()
 
 

@@ -33,12 +33,15 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 import torch
+from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
 
+from .key_check import compare_state_dicts
 from .soco_checkpoint import SoCoCheckpointError, StateDict, torch_load_weights_only
 
 #: The non-tensor types an original SoCo checkpoint holds (``opt``, the training arguments).
 ORIGINAL_CHECKPOINT_GLOBALS = (argparse.Namespace, )
-SOURCES = ('online', 'target', 'ema')
+#: The networks of an original checkpoint a conversion can take.
+ORIGINAL_SOURCES = ('online', 'target', 'ema')
 ONLINE_MODULES = ('encoder', 'neck', 'head', 'projector', 'predictor')
 TARGET_MODULES = ('encoder_k', 'neck_k', 'head_k', 'projector_k')
 #: Buffers of the original C4 model that SoCo never uses (left over from MoCo's queue).
@@ -100,6 +103,14 @@ class _Network(OrderedDict):
         self.names[key] = original_name
 
 
+def without_ddp_prefix(state: Mapping) -> 'OrderedDict[str, Tuple[str, object]]':
+    """``key -> (name in the file, value)``, keys without DDP's ``module.`` prefix (stripped by
+    torch's ``consume_prefix_in_state_dict_if_present``), in the file's order."""
+    named = OrderedDict((name, (name, value)) for name, value in state.items())
+    consume_prefix_in_state_dict_if_present(named, 'module.')
+    return named
+
+
 def original_networks(ckpt: Mapping, source: str = 'online') -> Tuple[_Network, _Network]:
     """Pick the networks out of an original checkpoint.
 
@@ -115,11 +126,10 @@ def original_networks(ckpt: Mapping, source: str = 'online') -> Tuple[_Network, 
         ``head.*``, ``projector.*``, and ``predictor.*`` where the network has one); each
         remembers the names its tensors have in the file.
     """
-    if source not in SOURCES:
-        raise SoCoCheckpointError(f'source must be one of {SOURCES}, got {source!r}')
+    if source not in ORIGINAL_SOURCES:
+        raise SoCoCheckpointError(f'source must be one of {ORIGINAL_SOURCES}, got {source!r}')
     online, target = _Network(), _Network()
-    for name, value in ckpt['model'].items():
-        key = name[len('module.'):] if name.startswith('module.') else name
+    for key, (name, value) in without_ddp_prefix(ckpt['model']).items():
         module, rest = _module_of(key)
         if module in ONLINE_MODULES:
             online.add(key, name, value)
@@ -137,8 +147,7 @@ def original_networks(ckpt: Mapping, source: str = 'online') -> Tuple[_Network, 
             "source='ema' but the checkpoint has no 'model_ema'; the target (momentum) "
             "network is in 'model' as encoder_k.*, ...: use source='target'")
     ema = _Network()
-    for name, value in ckpt['model_ema'].items():
-        key = name[len('module.'):] if name.startswith('module.') else name
+    for key, (name, value) in without_ddp_prefix(ckpt['model_ema']).items():
         if _module_of(key)[0] in ONLINE_MODULES:
             ema.add(key, f'model_ema:{name}', value)
     return ema, target
@@ -267,7 +276,7 @@ def convert_original_state(ckpt: Mapping, source: str = 'online') -> OriginalCon
     Returns:
         OriginalConversion
     """
-    names = [k[len('module.'):] if k.startswith('module.') else k for k in ckpt['model']]
+    names = list(without_ddp_prefix(ckpt['model']))
     if any(k.startswith(('backbone.', 'target_net.')) for k in names):
         raise SoCoCheckpointError(
             'not an original SoCo checkpoint: it has backbone.* / target_net.* keys, so it looks '
@@ -321,10 +330,9 @@ def convert_original_state(ckpt: Mapping, source: str = 'online') -> OriginalCon
          'network into the target') + '; its momentum schedule starts over (the original step '
         'count is not kept)')
 
-    for name in ckpt['model']:
+    for key, (name, _) in without_ddp_prefix(ckpt['model']).items():
         if name in used:
             continue
-        key = name[len('module.'):] if name.startswith('module.') else name
         if key in UNUSED:
             why = UNUSED[key]
         elif _module_of(key)[0] in ONLINE_MODULES:
@@ -381,21 +389,11 @@ def load_into_model(conv: OriginalConversion, model: torch.nn.Module) -> None:
     Raises:
         SoCoCheckpointError: Naming the missing, unexpected and mismatched keys.
     """
-    model_sd = model.state_dict()
-    missing = [k for k in model_sd if k not in conv.state_dict]
-    unexpected = [k for k in conv.state_dict if k not in model_sd]
-    mismatched = [f'{k} {tuple(v.shape)} vs {tuple(model_sd[k].shape)}'
-                  for k, v in conv.state_dict.items()
-                  if k in model_sd and v.shape != model_sd[k].shape]
-    if missing or unexpected or mismatched:
-        def show(keys):
-            return ', '.join(keys[:6]) + (f' ... ({len(keys)} in all)' if len(keys) > 6 else '')
-        problems = [f'{name}: {show(keys)}' for name, keys in
-                    (('missing', missing), ('not in the model', unexpected),
-                     ('shape mismatch', mismatched)) if keys]
+    report = compare_state_dicts(conv.state_dict, model)
+    if not report.ok:
         raise SoCoCheckpointError(
             f'the converted SoCo R50-{conv.variant.upper()} weights do not fit the config\'s '
-            'model: ' + '; '.join(problems) + '. Use the pretraining config of the same '
+            'model: ' + report.describe() + '. Use the pretraining config of the same '
             'variant and widths (configs/soco/).')
     model.load_state_dict(conv.state_dict, strict=True)
 

@@ -22,9 +22,13 @@ import torch
 
 from mmsoco.utils import allow_mmengine_checkpoint_globals
 
-TARGET_PREFIX = 'target_net.module.'
+#: Prefix of the target network's modules (``backbone``, ``neck``, ...) in a SoCo state dict;
+#: ``target_net.steps`` is outside it (see :data:`mmsoco.utils.checkpoint.TARGET_NET_PREFIX`).
+TARGET_MODULE_PREFIX = 'target_net.module.'
+TARGET_PREFIX = TARGET_MODULE_PREFIX  # the former name, for code written against it
 VARIANTS = ('fpn', 'c4')
-SOURCES = ('online', 'target')
+#: The networks of an mmsoco checkpoint a converter can take.
+SOCO_SOURCES = ('online', 'target')
 
 #: What each variant must contain (prefixes of the chosen network's keys).
 REQUIRED_PREFIXES = {
@@ -127,13 +131,13 @@ def split_networks(state_dict: StateDict, source: str = 'online') -> Tuple[State
         ``target_net.module.`` prefix removed (so both sources share the online names), and every
         other entry under its original name.
     """
-    if source not in SOURCES:
-        raise SoCoCheckpointError(f"source must be one of {SOURCES}, got {source!r}")
+    if source not in SOCO_SOURCES:
+        raise SoCoCheckpointError(f"source must be one of {SOCO_SOURCES}, got {source!r}")
     network, rest = OrderedDict(), OrderedDict()
     for key, value in state_dict.items():
         if source == 'target':
-            if key.startswith(TARGET_PREFIX):
-                network[key[len(TARGET_PREFIX):]] = value
+            if key.startswith(TARGET_MODULE_PREFIX):
+                network[key[len(TARGET_MODULE_PREFIX):]] = value
             else:
                 rest[key] = value
         elif key.startswith('target_net.'):
@@ -142,7 +146,7 @@ def split_networks(state_dict: StateDict, source: str = 'online') -> Tuple[State
             network[key] = value
     if source == 'target' and not network:
         raise SoCoCheckpointError(
-            f"source='target' but the checkpoint has no '{TARGET_PREFIX}*' keys; "
+            f"source='target' but the checkpoint has no '{TARGET_MODULE_PREFIX}*' keys; "
             "convert the online network (the default) instead")
     return network, rest
 
@@ -151,9 +155,9 @@ def key_group(key: str) -> str:
     """A short module prefix for messages: ``neck.lateral_convs``, ``target_net.module.head``
     (a top-level buffer such as ``target_net.steps`` is its own group)."""
     parts = key.split('.')
-    if key.startswith('target_net.') and not key.startswith(TARGET_PREFIX):
+    if key.startswith('target_net.') and not key.startswith(TARGET_MODULE_PREFIX):
         return key
-    depth = 3 if key.startswith(TARGET_PREFIX) else 2 if parts[0] in ('neck', 'head') else 1
+    depth = 3 if key.startswith(TARGET_MODULE_PREFIX) else 2 if parts[0] in ('neck', 'head') else 1
     return '.'.join(parts[:min(depth, len(parts) - 1)] or parts[:1])
 
 

@@ -29,6 +29,7 @@ from typing import List, Mapping, Optional, Tuple, Union
 
 import torch
 
+from .key_check import compare_state_dicts
 from .soco_checkpoint import (SoCoCheckpointError, StateDict, check_variant, detect_variant,
                               group_label, key_group, load_soco_checkpoint, split_networks)
 
@@ -286,11 +287,6 @@ def check_against_detector(conv: Conversion, detector: torch.nn.Module) -> None:
     Raises:
         SoCoCheckpointError: Naming unexpected, missing and mismatched keys.
     """
-    model_sd = detector.state_dict()
-    unexpected = [k for k in conv.state_dict if k not in model_sd]
-    mismatched = [f'{k} {tuple(v.shape)} vs {tuple(model_sd[k].shape)}'
-                  for k, v in conv.state_dict.items()
-                  if k in model_sd and v.shape != model_sd[k].shape]
     converted_levels = {int(k.split('.')[2]) for k in conv.state_dict
                         if k.startswith('neck.fpn_convs.')}
 
@@ -298,18 +294,13 @@ def check_against_detector(conv: Conversion, detector: torch.nn.Module) -> None:
         return key.startswith(EXTRA_NORM) or key.startswith('neck.fpn_convs.') and \
             int(key.split('.')[2]) not in converted_levels
 
-    scopes = conv.layout.transfer_scopes()
-    missing = [k for k in model_sd if k.startswith(scopes) and k not in conv.state_dict
-               and not fresh(k)]
-    if unexpected or mismatched or missing:
-        def show(keys):
-            return ', '.join(keys[:8]) + (f' ... ({len(keys)} in all)' if len(keys) > 8 else '')
-        problems = [f'{name}: {show(keys)}' for name, keys in
-                    (('not in the detector', unexpected), ('shape mismatch', mismatched),
-                     ('missing from the converted checkpoint', missing)) if keys]
+    report = compare_state_dicts(conv.state_dict, detector, conv.layout.transfer_scopes(), fresh)
+    if not report.ok:
+        problems = report.describe(('missing from the converted checkpoint',
+                                    'not in the detector', 'shape mismatch'), limit=8)
         raise SoCoCheckpointError(
             f'the converted SoCo R50-{conv.variant.upper()} checkpoint does not fit '
-            f'{conv.layout.name}: ' + '; '.join(problems) + '. Check that the config matches the '
+            f'{conv.layout.name}: {problems}. Check that the config matches the '
             'pretraining config (FPN/head norms, channels) or use the matching transfer config.')
 
 

@@ -3,8 +3,9 @@
 See :mod:`mmsoco.study.study` for the arms and stages, and ``docs/transfer_study.md``.
 """
 from .datasets import fixed_split, write_split, write_toy_set
+from .metrics import parse_metrics
 from .stages import StageBook, StageMismatchError, StageRecord
-from .study import ARMS, StudySettings, TransferStudy, parse_metrics
+from .study import ARMS, StudySettings, TransferStudy
 
 __all__ = ['ARMS', 'StudySettings', 'TransferStudy', 'parse_metrics', 'StageBook',
            'StageRecord', 'StageMismatchError', 'fixed_split', 'write_split', 'write_toy_set']

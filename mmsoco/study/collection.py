@@ -9,12 +9,30 @@ list file, ``images.txt``, one ``<relative path> 0`` line per image.  The same f
 * mmcls's ``CustomDataset`` in the BYOL config (``<path> <label>``; the label is unused),
 
 so both methods see exactly the same images.
+
+Each image is listed once, by its real path: a file reachable through a second folder or a
+symbolic link (a set that links its images into another layout) is listed only the first time,
+in sorted order.  Segmentation label masks are not photos and are left out: images inside a
+folder whose name says it holds masks (:data:`MASK_FOLDERS`: CamVid's ``trainannot``, VOC's
+``SegmentationClass``, ADE20K's ``annotations``, Cityscapes' ``gtFine``, ...).
 """
 import os
 import os.path as osp
 from typing import Callable, Dict, List, Sequence
 
+from data_prep.atomic_write import atomic_write
 from data_prep.collection import list_images
+
+#: Folder names (lower case) whose images are segmentation label masks; a name ending in
+#: ``annot`` or ``annots`` also counts (CamVid's ``trainannot``, ``valannot``, ``testannot``).
+MASK_FOLDERS = frozenset({'annotations', 'segmentationclass', 'segmentationclassaug',
+                          'segmentationobject', 'gtfine', 'gtcoarse', 'masks', 'mask'})
+
+
+def is_mask_path(rel_path: str) -> bool:
+    """Whether an image lies in a folder of segmentation label masks (see :data:`MASK_FOLDERS`)."""
+    folders = [d.lower() for d in rel_path.split('/')[:-1]]
+    return any(d in MASK_FOLDERS or d.endswith(('annot', 'annots')) for d in folders)
 
 
 def link_sources(sources: Sequence[str], root: str) -> List[str]:
@@ -46,13 +64,15 @@ def link_sources(sources: Sequence[str], root: str) -> List[str]:
 
 def write_pretrain_list(sources: Sequence[str], root: str, list_file: str,
                         log: Callable[[str], None] = print) -> Dict[str, int]:
-    """Link ``sources`` under ``root`` and list their images in ``list_file``.
+    """Link ``sources`` under ``root`` and list their photos in ``list_file``, each once.
 
     Paths with whitespace cannot be written in the list format: they are skipped, counted and
-    logged (with the first few names).
+    logged (with the first few names).  Label masks and second paths to an already listed file
+    are left out (see the module docstring), counted and logged.
 
     Returns:
-        dict: ``images`` (listed) and ``skipped`` (paths with whitespace).
+        dict: ``images`` (listed), ``skipped`` (paths with whitespace), ``masks`` (label masks
+        left out) and ``duplicates`` (paths to a file listed under another path).
 
     Raises:
         ValueError: No image was found.
@@ -63,12 +83,27 @@ def write_pretrain_list(sources: Sequence[str], root: str, list_file: str,
     if bad:
         log(f'pretraining collection: skipped {len(bad)} images whose path has whitespace '
             f'(the list format cannot hold them), e.g. {bad[:3]}')
-    skipped = set(bad)
-    kept = [p for p in paths if p not in skipped]
+    masks = [p for p in paths if is_mask_path(p)]
+    if masks:
+        log(f'pretraining collection: left out {len(masks)} segmentation label masks, e.g. '
+            f'{masks[:3]}')
+    skipped = set(bad) | set(masks)
+    kept, seen, duplicates = [], set(), []
+    for p in paths:
+        if p in skipped:
+            continue
+        real = osp.realpath(osp.join(root, p))
+        if real in seen:
+            duplicates.append(p)
+            continue
+        seen.add(real)
+        kept.append(p)
+    if duplicates:
+        log(f'pretraining collection: {len(duplicates)} images reached through a second path '
+            f'(a link) listed once, e.g. {duplicates[:3]}')
     if not kept:
         raise ValueError(f'no usable image in the pretraining folders {list(sources)}')
-    tmp = list_file + '.tmp'
-    with open(tmp, 'w') as f:
+    with atomic_write(list_file) as f:
         f.writelines(f'{p} 0\n' for p in kept)
-    os.replace(tmp, list_file)
-    return dict(images=len(kept), skipped=len(bad))
+    return dict(images=len(kept), skipped=len(bad), masks=len(masks),
+                duplicates=len(duplicates))

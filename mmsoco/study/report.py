@@ -13,10 +13,10 @@ import math
 import os.path as osp
 from typing import Callable, Dict, List, Sequence
 
+from .metrics import METRICS
 from .stages import StageRecord
-from .study import METRICS
 
-#: the metrics :func:`~mmsoco.study.study.parse_metrics` records for each evaluation
+#: the metrics :func:`~mmsoco.study.metrics.parse_metrics` records for each evaluation
 METRIC_KEYS = tuple(METRICS)
 
 

@@ -22,6 +22,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, Optional
 
+from data_prep.atomic_write import atomic_write
+
 
 def fingerprint(settings: Dict[str, Any]) -> str:
     """A short hash of JSON-serialisable settings (key order does not matter)."""
@@ -124,10 +126,8 @@ class StageBook:
         outputs = fn() or {}
         record = StageRecord(name, round(time.time() - t0, 2),
                              time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()), digest, outputs)
-        tmp = self._path(name) + '.tmp'
-        with open(tmp, 'w') as f:
+        with atomic_write(self._path(name)) as f:  # a marker is whole or absent
             json.dump(asdict(record), f, indent=1)
-        os.replace(tmp, self._path(name))  # a marker is whole or absent
         os.remove(started)
         self.records[name] = record
         self.log(f'[{name}] done in {record.seconds:.1f} s')

@@ -20,18 +20,16 @@ import json
 import os
 import os.path as osp
 import re
-from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Dict, List, Optional
 
 from .init_arms import INIT_ARMS, InitArms, method
+from .metrics import parse_metrics
 from .stages import StageBook
 
 ARMS = ('soco', 'byol', 'scratch')
 #: every arm, in report order (the ``init*`` arms need ``init``)
 ALL_ARMS = ARMS + INIT_ARMS
-METRICS = OrderedDict([('AP', 'coco/bbox_mAP'), ('AP50', 'coco/bbox_mAP_50'),
-                       ('AP75', 'coco/bbox_mAP_75')])
 
 
 @dataclass
@@ -319,29 +317,9 @@ class TransferStudy:
                             self.log, s.det_name)
 
 
-def parse_metrics(metrics: Dict[str, float]) -> dict:
-    """AP, AP50, AP75 in percent from ``CocoMetric``'s results.
-
-    mmdet's ``CocoMetric`` returns no bbox keys when the detector made no detection at all on
-    the val set (it logs "The testing results of the whole dataset is empty"); that is recorded
-    as AP 0 with ``no_detections=True`` (nothing detected: recall 0).
-
-    Raises:
-        RuntimeError: Some but not all of the keys are there (an unexpected metric layout).
-    """
-    found = [k for k in METRICS.values() if k in metrics]
-    if not found:
-        return dict({k: 0.0 for k in METRICS}, no_detections=True)
-    if len(found) != len(METRICS):
-        raise RuntimeError(f'CocoMetric returned {sorted(metrics)}: expected '
-                           f'{list(METRICS.values())}')
-    return dict({k: round(100 * float(metrics[v]), 1) for k, v in METRICS.items()},
-                no_detections=False)
-
-
 def default_workers() -> int:
     """Dataloader workers: the cores, at most 8."""
     return max(1, min(8, os.cpu_count() or 1))
 
 
-__all__ = ['ARMS', 'ALL_ARMS', 'StudySettings', 'TransferStudy', 'parse_metrics', 'default_workers']
+__all__ = ['ARMS', 'ALL_ARMS', 'StudySettings', 'TransferStudy', 'default_workers']

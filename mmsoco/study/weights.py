@@ -2,6 +2,7 @@
 import torch
 
 from mmsoco.converters import build_detector
+from mmsoco.converters.key_check import compare_state_dicts
 
 
 def extract_backbone(src: str, dst: str, det_cfg) -> dict:
@@ -28,13 +29,9 @@ def extract_backbone(src: str, dst: str, det_cfg) -> dict:
     backbone = {k: v for k, v in state.items() if k.startswith('backbone.')}
     det_state = build_detector(det_cfg).state_dict()
     wanted = {k: v for k, v in det_state.items() if k.startswith('backbone.')}
-    missing = sorted(set(wanted) - set(backbone))
-    unexpected = sorted(set(backbone) - set(wanted))
-    mismatched = sorted(k for k in set(backbone) & set(wanted)
-                        if backbone[k].shape != wanted[k].shape)
-    if missing or unexpected or mismatched:
-        raise ValueError(f'{src}: its backbone does not fit the detector: missing {missing[:4]}, '
-                         f'unexpected {unexpected[:4]}, shape mismatch {mismatched[:4]} '
-                         f'({len(missing)}/{len(unexpected)}/{len(mismatched)} in all)')
+    report = compare_state_dicts(backbone, wanted)
+    if not report.ok:
+        raise ValueError(f'{src}: its backbone does not fit the detector: '
+                         + report.describe(('missing', 'unexpected', 'shape mismatch'), limit=4))
     torch.save({'state_dict': backbone, 'meta': dict(source=src, part='backbone')}, dst)
     return dict(mapped=len(backbone), left_out=len(state) - len(backbone))

@@ -5,7 +5,7 @@ beside tensors, its ``message_hub``: :class:`mmengine.logging.HistoryBuffer` obj
 arrays of logged values, and numpy scalars in ``meta``.  Without help ``resume=True`` fails with
 "Unsupported global: numpy._core.multiarray.scalar".
 
-Two pieces, both applied once when mmsoco is imported:
+Two pieces, both applied when mmsoco is imported (:mod:`mmsoco.global_setup`):
 
 * :func:`allow_mmengine_checkpoint_globals` allow-lists exactly the globals such a checkpoint
   references (listed by :func:`mmengine_checkpoint_globals`); weights-only loading stays on for
@@ -94,8 +94,9 @@ def load_numpy_pickle(path: str):
         return _NumpyOnlyUnpickler(f, encoding='latin1').load()
 
 
-#: Prefix of the target (momentum) network in a SoCo state dict.
-TARGET_PREFIX = 'target_net.'
+#: Prefix of every key of the target (momentum) network in a SoCo state dict: its modules
+#: (``target_net.module.*``) and its EMA step counter (``target_net.steps``).
+TARGET_NET_PREFIX = 'target_net.'
 
 
 def publish_checkpoint(src: str, dst: str, keep_target: bool = False) -> str:
@@ -121,11 +122,13 @@ def publish_checkpoint(src: str, dst: str, keep_target: bool = False) -> str:
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get('state_dict'), dict):
         raise ValueError(f'{src} is not a Runner checkpoint (no state_dict)')
     state_dict = {k: v for k, v in ckpt['state_dict'].items()
-                  if keep_target or not k.startswith(TARGET_PREFIX)}
+                  if keep_target or not k.startswith(TARGET_NET_PREFIX)}
     published = {'state_dict': state_dict}
     if 'meta' in ckpt:
         published['meta'] = ckpt['meta']
     stem = dst[:-len('.pth')] if dst.endswith('.pth') else dst
+    # not data_prep.atomic_write: the final name holds the digest of the bytes written, so the
+    # file is written under a temporary name, hashed, then renamed
     tmp = stem + '.tmp.pth'
     torch.save(published, tmp)
     with open(tmp, 'rb') as f:

@@ -21,7 +21,7 @@ import os.path as osp
 import sys
 
 from mmsoco.converters import SoCoCheckpointError
-from mmsoco.converters.from_original import (SOURCES, build_soco_model,
+from mmsoco.converters.from_original import (ORIGINAL_SOURCES, build_soco_model,
                                              convert_original_checkpoint, default_config,
                                              load_into_model, save_soco_checkpoint)
 
@@ -32,7 +32,7 @@ def parse_args(argv=None):
         'projector/predictor and the *_k target network) into mmsoco\'s SoCo layout.')
     parser.add_argument('src', help="the authors' checkpoint (ckpt_epoch_*.pth)")
     parser.add_argument('dst', help='output mmsoco SoCo checkpoint (.pth)')
-    parser.add_argument('--source', choices=SOURCES, default='online',
+    parser.add_argument('--source', choices=ORIGINAL_SOURCES, default='online',
                         help="network that becomes mmsoco's online network: online (default), "
                         "target (momentum network, *_k) or ema (model_ema, where present)")
     parser.add_argument('--config', default=None,

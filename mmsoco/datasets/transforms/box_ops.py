@@ -7,6 +7,10 @@ the convention under which ``cv2.resize`` maps a crop ``[x0, x0 + w)`` onto ``[0
 
 Every view records a 3x3 matrix that maps original-image coordinates to view coordinates.  It is
 axis-aligned (scale, translation and possibly a mirror), so boxes map to boxes exactly.
+
+Not mmdet's ``HorizontalBoxes``: it holds torch tensors and applies one operation at a time
+(``rescale_``, ``translate_``, ``flip_``), while a view composes crop, resize and flip into one
+matrix and maps the proposals with it, as numpy arrays in the data workers.
 """
 import numpy as np
 

@@ -236,6 +236,9 @@ class SoCoViews(BaseTransform):
                      scale: Tuple[float, float]) -> Tuple[int, int, int, int]:
         """RandomResizedCrop-style region drawn in V1's frame (or the image's, ``crop_frame``).
 
+        mmcls's ``RandomResizedCrop`` has the same parameters (10 draws, torchvision's central-crop
+        fallback) but draws in the decoded image's frame; SoCo draws in V1's (the resized image).
+
         Returns:
             tuple[int]: ``(x0, y0, w, h)`` in the decoded image, at least one pixel each way.
         """

@@ -9,6 +9,9 @@ from mmengine.model import BaseModule
 from mmsoco.registry import MODELS
 
 
+# Not mmselfsup's NonLinearNeck (which with_bias, with_last_bias, with_last_bn=False and
+# with_avg_pool=False computes the same): it takes and returns a 1-tuple of backbone maps, and its
+# parameter names (fc0, bn0, fc1) would change the keys of every converter and published checkpoint.
 @MODELS.register_module()
 class ProjectionMLP(BaseModule):
     """Linear -> BN -> ReLU -> Linear, applied to one embedding per box.

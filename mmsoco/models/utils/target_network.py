@@ -58,8 +58,9 @@ class CosineMomentumEMA(CosineEMA):
       ``update_parameters`` copies the online network's buffers into the target when
       ``update_buffers=False``; the original SoCo code never touches them, so the target's BN
       running statistics evolve through the target's own forward passes.  That is kept here.
-    - One fused ``torch._foreach_*`` pass over all parameters instead of a Python loop calling
-      ``avg_func`` per tensor (measured faster, see ``tests/test_soco_model.py`` and the README).
+    - One fused ``torch._foreach_lerp_`` over all parameters instead of a Python loop calling
+      ``avg_func`` per tensor (measured faster, see ``tests/test_soco_model.py`` and the README):
+      :math:`\\xi + (1 - m_k)(\\theta - \\xi)` is the same average.
     - ``max_iters`` may be given instead of read from the runner's :class:`MessageHub`.
 
     The update runs on the parameters as stored, fp32 under mixed precision (autocast never
@@ -122,7 +123,6 @@ class CosineMomentumEMA(CosineEMA):
             m = 1.
         else:
             m = self.momentum_at(step)
-            torch._foreach_mul_(target, m)                          # xi <- m * xi
-            torch._foreach_add_(target, online, alpha=1. - m)       # ... + (1 - m) * theta
+            torch._foreach_lerp_(target, online, 1. - m)    # xi <- xi + (1 - m) (theta - xi)
         self.steps += 1
         return m

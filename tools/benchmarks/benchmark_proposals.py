@@ -1,7 +1,7 @@
 """Measure the proposal stage: speed, boxes kept, recall, and the proposals file at ImageNet scale.
 
 Proposals, on any labelled detection set (Pascal VOC XML, YOLO txt, COCO json; see
-``data_prep/annotations.py``) or, without ``--dataset``, on 60 hand-placed boxes on 9 photos
+``data_prep/annotations``) or, without ``--dataset``, on 60 hand-placed boxes on 9 photos
 bundled with scikit-image (``skimage_boxes.json``, resized to a 500 px longer side):
 
 - raw and kept (after the paper's filter and its fallbacks) proposals per image,
@@ -15,12 +15,12 @@ and again on the copy our default segments (``--split-speedup``), so the speed-u
 resolution and implementation. All methods run in the same process, image by image, in an
 order rotated per image, so that load from other work slows all of them alike.
 
-    python -m data_prep.benchmark --dataset ../shared/datasets/raccoon --format voc \
-        --skip-pipeline --skip-storage
-    python -m data_prep.benchmark --dataset DIR --format yolo --split val2017 --limit 50
-    python -m data_prep.benchmark --dataset train.json --format coco --images DIR/train
-    python -m data_prep.benchmark --sweep --limit 20 ...   # other settings too (trade-off)
-    python -m data_prep.benchmark --skip-proposals --skip-pipeline   # the file at 1.28M images
+    B=tools/benchmarks/benchmark_proposals.py
+    python $B --dataset DIR --format voc --skip-pipeline --skip-storage
+    python $B --dataset DIR --format yolo --split val2017 --limit 50
+    python $B --dataset train.json --format coco --images DIR/train
+    python $B --sweep --limit 20 ...   # other settings too (trade-off)
+    python $B --skip-proposals --skip-pipeline   # the file at 1.28M images
 
 ``selectivesearch`` is a benchmark-only dependency (``pip install --no-deps --target
 /tmp/ssbench selectivesearch==0.4``, then ``PYTHONPATH=/tmp/ssbench``; it needs scikit-image).
@@ -46,7 +46,13 @@ from typing import Callable, List, Optional  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-BOXES_FILE = osp.join(osp.dirname(osp.abspath(__file__)), 'skimage_boxes.json')
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+if REPO not in sys.path:  # run as a script from a checkout: the data_prep next to it
+    sys.path.insert(0, REPO)
+
+import data_prep  # noqa: E402
+
+BOXES_FILE = osp.join(osp.dirname(data_prep.__file__), 'skimage_boxes.json')
 IMAGENET_TRAIN_IMAGES = 1281167
 ORIGINAL = 'selectivesearch 0.4, full size (original)'
 
@@ -478,11 +484,11 @@ def run_storage(args) -> dict:
         ProposalStore.write(path, synthetic_items(n))
         t_write = time.perf_counter() - t0
         size = osp.getsize(path)
-        code = ('import json, sys; from data_prep.benchmark import storage_probe; '
-                f'print(json.dumps(storage_probe({path!r})))')
+        code = ('import json, runpy, sys; '
+                f'probe = runpy.run_path({osp.abspath(__file__)!r})["storage_probe"]; '
+                f'print(json.dumps(probe({path!r})))')
         env = dict(os.environ)
-        repo = osp.dirname(osp.dirname(osp.abspath(__file__)))
-        env['PYTHONPATH'] = repo + os.pathsep + env.get('PYTHONPATH', '')
+        env['PYTHONPATH'] = REPO + os.pathsep + env.get('PYTHONPATH', '')
         probe = json.loads(subprocess.run([sys.executable, '-c', code], check=True, env=env,
                                           capture_output=True, text=True).stdout)
     probe.update(write_seconds=t_write, file_mib=size / 2**20)
@@ -501,7 +507,7 @@ def run_storage(args) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog='python -m data_prep.benchmark',
+    parser = argparse.ArgumentParser(prog='python tools/benchmarks/benchmark_proposals.py',
                                      description=__doc__.split('\n\n')[0])
     parser.add_argument('--dataset', help='labelled set: a folder (VOC, YOLO) or a COCO json; '
                         'default: the 9 bundled photos with skimage_boxes.json')
@@ -541,12 +547,16 @@ def main(argv=None) -> int:
           f'Python {platform.python_version()}, numpy {np.__version__}, OpenCV {cv2.__version__}')
     print(f'load average at start: {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}')
     figures = dict(load_start=load0)
-    if not args.skip_proposals:
-        figures['proposals'] = run_proposals(args)
-    if not args.skip_pipeline:
-        figures['pipeline'] = run_pipeline(args)
-    if not args.skip_storage:
-        figures['storage'] = run_storage(args)
+    try:
+        if not args.skip_proposals:
+            figures['proposals'] = run_proposals(args)
+        if not args.skip_pipeline:
+            figures['pipeline'] = run_pipeline(args)
+        if not args.skip_storage:
+            figures['storage'] = run_storage(args)
+    except (OSError, ValueError) as e:  # a missing dataset, split or folder: one line
+        print(f'error: {e}', file=sys.stderr)
+        return 2
     load1 = os.getloadavg()
     figures['load_end'] = load1
     print(f'\nload average at end: {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}')
