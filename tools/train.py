@@ -55,6 +55,11 @@ def main():
     from mmsoco.datasets.recipes import per_pair_pooling_error
     if per_pair_pooling_error(cfg):   # a per-pair data recipe with 'single' pooling
         sys.exit(f'error: {args.config}: {per_pair_pooling_error(cfg)}')
+    from mmsoco.engine.amp import AmpUnavailableError, apply_amp
+    try:
+        apply_amp(cfg, args.amp)   # --amp sets it; a config's own AmpOptimWrapper is checked
+    except AmpUnavailableError as e:
+        sys.exit(f'error: {e}')
     from mmsoco.engine.preflight import PreflightError, preflight
     try:   # SyncBN without a GPU, mmcv without CUDA ops, missing data: one line, no process started
         checked = preflight(cfg, args.config, distributed=args.launcher != 'none',
@@ -74,11 +79,6 @@ def main():
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
-    from mmsoco.engine.amp import AmpUnavailableError, apply_amp
-    try:
-        apply_amp(cfg, args.amp)   # --amp sets it; a config's own AmpOptimWrapper is checked
-    except AmpUnavailableError as e:
-        sys.exit(f'error: {e}')
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
