@@ -3,6 +3,7 @@ asked shape (torchvision's central-crop fallback), and V4 without V3."""
 import numpy as np
 import pytest
 from mmcv.transforms import BaseTransform
+from mmengine.registry import DefaultScope
 
 import mmsoco  # noqa: F401
 from mmsoco.datasets.transforms import SoCoViews
@@ -21,7 +22,9 @@ class _RecordViewMatrix(BaseTransform):
 
 
 def _views(**kwargs):
-    return SoCoViews(view_transforms=[[dict(type='_RecordViewMatrix')]] * 3, **kwargs)
+    # mmsoco's transforms live in mmselfsup's registry; another test may have left mmdet's scope
+    with DefaultScope.overwrite_default_scope('mmselfsup'):
+        return SoCoViews(view_transforms=[[dict(type='_RecordViewMatrix')]] * 3, **kwargs)
 
 
 def _run(views, seed):
