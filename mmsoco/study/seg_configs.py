@@ -19,6 +19,32 @@ SEG_CONFIGS = {
 }
 
 
+def set_ignore_index(cfg: Config, ignore_index: int) -> Config:
+    """Make ``ignore_index`` the void value everywhere an mmseg config names one (in place).
+
+    mmseg's recipes assume 255: the heads' loss, the data preprocessor's and ``Pad``'s label
+    padding, ``RandomCrop``'s category-ratio check, the datasets and the ``IoUMetric``.  A set
+    whose void is another value (CamVid: 11) must change them all, or padding writes a label the
+    loss does not ignore.
+    """
+    cfg.model.data_preprocessor.seg_pad_val = ignore_index
+    for head in (cfg.model.get('decode_head'), cfg.model.get('auxiliary_head')):
+        for h in (head if isinstance(head, list) else [head]):
+            if h:
+                h.ignore_index = ignore_index
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if not cfg.get(loader):
+            continue
+        for crop_t in _find_transforms(cfg[loader], 'RandomCrop'):
+            crop_t.ignore_index = ignore_index
+        for pad in _find_transforms(cfg[loader], 'Pad'):
+            pad.pad_val = dict(img=0, seg=ignore_index)  # mmcv's default: dict(img=0, seg=255)
+    for key in ('val_evaluator', 'test_evaluator'):
+        if cfg.get(key):
+            cfg[key].ignore_index = ignore_index
+    return cfg
+
+
 def segmentation_config(data_root: str, classes: Sequence[str], ignore_index: int,
                         work_dir: str, name: str, iters: int, batch: int, model: str = 'fcn',
                         scale: int = 360, crop: int = 256, depth: int = 50, workers: int = 4,
@@ -57,7 +83,7 @@ def segmentation_config(data_root: str, classes: Sequence[str], ignore_index: in
     img_scale = (4 * int(scale), int(scale))  # mmseg's VOC (2048, 512): long side <= 4x short
     m = cfg.model
     m.backbone.depth = depth
-    m.data_preprocessor.update(size=crop_size, seg_pad_val=ignore_index)
+    m.data_preprocessor.size = crop_size
     channels = RESNET_CHANNELS[depth]
     if model == 'fpn':
         m.neck.in_channels = channels
@@ -66,7 +92,7 @@ def segmentation_config(data_root: str, classes: Sequence[str], ignore_index: in
         m.auxiliary_head.in_channels = channels[2]
     for head in (m.decode_head, m.get('auxiliary_head')):
         if head:
-            head.update(num_classes=len(classes), ignore_index=ignore_index)
+            head.num_classes = len(classes)
     for split, loader in (('train', 'train_dataloader'), ('val', 'val_dataloader'),
                           ('val', 'test_dataloader')):
         ds = cfg[loader].dataset
@@ -77,11 +103,10 @@ def segmentation_config(data_root: str, classes: Sequence[str], ignore_index: in
                 _find_transforms(ds.pipeline, 'Resize'):
             resize.scale = img_scale
         for crop_t in _find_transforms(ds.pipeline, 'RandomCrop'):
-            crop_t.update(crop_size=crop_size, ignore_index=ignore_index)
+            crop_t.crop_size = crop_size
         cfg[loader].num_workers = workers
         cfg[loader].persistent_workers = workers > 0
-    for key in ('val_evaluator', 'test_evaluator'):
-        cfg[key].ignore_index = ignore_index
+    set_ignore_index(cfg, ignore_index)
     cfg.train_dataloader.batch_size = batch
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=iters, val_interval=iters)
     cfg.param_scheduler = [dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0,
