@@ -12,6 +12,7 @@ Examples:
 """
 import argparse
 import os.path as osp
+import pickle
 import sys
 
 from mmsoco.converters import SoCoCheckpointError, load_detectron2_pickle
@@ -53,6 +54,9 @@ def main(argv=None):
                                        with_neck=args.with_neck, config=args.config)
     except SoCoCheckpointError as e:
         sys.exit(f'soco2mmseg: error: {args.src}: {e}')
+    except pickle.UnpicklingError:  # garbage, or a pickle with objects besides tensors
+        sys.exit(f'soco2mmseg: error: {args.src}: not a readable torch checkpoint of tensors '
+                 f'(weights-only loading refused it); {EXPECTED}')
     print(conv.summary(verbose=args.verbose))
     print(f'saved {args.dst}')
 
