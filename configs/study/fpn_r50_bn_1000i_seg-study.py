@@ -18,7 +18,8 @@ model = dict(
     data_preprocessor=dict(size=crop_size, seg_pad_val=ignore_index),
     backbone=dict(norm_cfg=norm_cfg, init_cfg=None),
     neck=dict(norm_cfg=norm_cfg,
-              init_cfg=dict(type='Xavier', layer='Conv2d', distribution='uniform')),
+              init_cfg=dict(_delete_=True, type='Xavier', layer='Conv2d',
+                            distribution='uniform')),
     decode_head=dict(norm_cfg=norm_cfg, num_classes=len(classes), ignore_index=ignore_index))
 
 train_pipeline = [
