@@ -1,4 +1,4 @@
-"""Every segmentation config (configs/segmentation): its protocol, a real load, a real run on CamVid.
+"""Every segmentation config (configs/segmentation): its protocol, a real load, a run on CamVid.
 
 * The config states its protocol: mmselfsup's benchmarks and the notes' mmseg decoders are
   mmseg's own recipe with only the start changed (compared key by key with the recipe), MoCo's VOC

@@ -6,10 +6,12 @@ predictor, saved as the mmengine Runner saves it.  The expected mapping is writt
 the layout (SoCo keeps mmdet/mmseg ResNet and FPN names), not read from the converter.
 """
 import os.path as osp
+from functools import lru_cache
 import pytest
 import torch
 
-from mmsoco.converters import SoCoCheckpointError, convert_state_dict as convert_for_mmdet
+from mmsoco.converters import SoCoCheckpointError
+from mmsoco.converters import convert_state_dict as convert_for_mmdet
 from mmsoco.converters import save_mmdet_checkpoint
 from mmsoco.converters.to_mmseg import (build_segmentor, check_against_segmentor,
                                         convert_soco_checkpoint, convert_state_dict,
@@ -21,6 +23,12 @@ SEG_DIR = osp.join(REPO, 'configs', 'segmentation')
 FCN = osp.join(SEG_DIR, 'fcn_r50-d8_soco-100e_4xb4-20k_voc12aug-512x512.py')
 FPN = osp.join(SEG_DIR, 'fpn_r50_soco-100e_4xb4-20k_voc12aug-512x512.py')
 NECK = ('neck.lateral_convs.', 'neck.fpn_convs.')
+
+
+@lru_cache(maxsize=None)
+def _segmentor_state(config):
+    """The state dict of the segmentor a config builds (built once per config)."""
+    return build_segmentor(config).state_dict()
 
 
 @pytest.fixture(scope='module')
@@ -78,7 +86,7 @@ def test_conversion_fits_the_segmentor_strictly(config, with_neck, soco_files, t
     dst = str(tmp_path / 'out.pth')
     conv = convert_soco_checkpoint(soco_files['fpn'], dst, config=config)
     assert conv.with_neck is with_neck
-    model_sd = build_segmentor(config).state_dict()
+    model_sd = _segmentor_state(config)
     scopes = ('backbone.', ) + (NECK if with_neck else ())
     assert sorted(conv.state_dict) == sorted(k for k in model_sd if k.startswith(scopes))
     saved = torch.load(dst)
@@ -91,7 +99,7 @@ def test_conversion_fits_the_segmentor_strictly(config, with_neck, soco_files, t
 
 def test_strict_check_names_what_does_not_fit():
     conv = convert_state_dict(soco_state_dict('fpn'), with_neck=True)
-    model_sd = build_segmentor(FPN).state_dict()
+    model_sd = _segmentor_state(FPN)
     # an FPN without BN (mmseg's default) has conv biases and no bn.*: both lists are named
     no_bn = {k: v for k, v in model_sd.items() if not k.startswith(NECK) or '.bn.' not in k}
     no_bn['neck.lateral_convs.0.conv.bias'] = torch.zeros(256)

@@ -1,7 +1,7 @@
-# Non-local (embedded Gaussian) R50-D8 fine-tuned from SoCo (R50-FPN, 100 epochs) on PASCAL VOC 2012 aug, 512x512
-# crops, 20k iterations: mmseg's own recipe, one of the decoders the SoCo notes fine-tune every
-# pretext task with.  Only the start differs: SoCo's ResNet-50 instead of mmseg's ImageNet
-# ResNetV1c.  docs/segmentation.md lists every setting.
+# Non-local (embedded Gaussian) R50-D8 fine-tuned from SoCo (R50-FPN, 100 epochs)
+# on PASCAL VOC 2012 aug, 512x512 crops, 20k iterations: mmseg's own recipe, one of the
+# decoders the SoCo notes fine-tune every pretext task with.  Only the start differs: SoCo's
+# ResNet-50 instead of mmseg's ImageNet ResNetV1c.  docs/segmentation.md lists every setting.
 #
 #   python tools/model_converters/soco2mmseg.py SOCO.pth checkpoints/soco_r50-fpn_mmseg.pth
 _base_ = 'mmseg::nonlocal_net/nonlocal_r50-d8_4xb4-20k_voc12aug-512x512.py'
