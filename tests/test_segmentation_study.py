@@ -16,7 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
-from mmsoco.converters.to_mmseg import convert_soco_checkpoint
+from mmsoco.converters.to_mmseg import build_segmentor, convert_soco_checkpoint
 from mmsoco.study.cli import main as cli_main
 from mmsoco.study.seg_configs import segmentation_config
 from mmsoco.study.seg_data import check_seg_folder
@@ -123,6 +123,9 @@ def test_fcn_study_config_takes_the_soco_backbone(toy_seg_study, tmp_path):
     assert cfg.model.decode_head.in_channels == 512 and cfg.model.decode_head.num_classes == 11
     conv = convert_soco_checkpoint(osp.join(work, 'pretrain', 'soco', 'iter_1.pth'), config=cfg)
     assert not conv.with_neck and all(k.startswith('backbone.') for k in conv.state_dict)
+    model = build_segmentor(cfg).eval()
+    with torch.no_grad():  # R18-D8: 11 class scores at stride 8
+        assert model(torch.zeros(1, 3, 64, 64), mode='tensor').shape == (1, 11, 8, 8)
 
 
 def test_mask_outside_the_class_list_stops_before_training(tmp_path, capsys):

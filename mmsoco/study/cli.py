@@ -1,4 +1,5 @@
-"""Command line of ``tools/transfer_study.py``: ``run``, ``split`` and ``toy-data``.
+"""Command line of ``tools/transfer_study.py``: ``run`` (``--task det`` or ``seg``), ``split`` and
+``toy-data``.
 
     # the labelled set: a fixed split written as COCO jsons (raccoon: 160 train / 40 val)
     python tools/transfer_study.py split voc ../shared/datasets/raccoon --val 40 --seed 0 \\
@@ -11,8 +12,8 @@
     # a real, tiny labelled set for a CPU toy run (photos bundled with scikit-image)
     python tools/transfer_study.py toy-data work_dirs/transfer_study/toy/data
     # semantic segmentation: FCN (or --seg-model fpn) on a folder of images and masks
-    python tools/transfer_study.py run --task seg --pretrain-images ../shared/datasets \\
-        --seg-data ../shared/datasets/camvid --ignore-index 11 --seg-classes Sky Building Pole \\
+    python tools/transfer_study.py run --task seg --pretrain-images data/unlabelled \\
+        --seg-data data/camvid --ignore-index 11 --seg-classes Sky Building Pole \\
         Road Pavement Tree SignSymbol Fence Car Pedestrian Bicyclist \\
         --work-dir work_dirs/transfer_study/camvid
 """
@@ -91,7 +92,8 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         prog='python tools/transfer_study.py',
         description='Transfer study: SoCo vs BYOL vs scratch pretraining for Faster R-CNN '
-        'R50-FPN on a small detection set.')
+        'R50-FPN on a small detection set, or (run --task seg) for FCN / Semantic FPN on a '
+        'folder of images and masks.')
     sub = parser.add_subparsers(dest='command', required=True)
     _run_parser(sub)
     _split_parser(sub)

@@ -1,7 +1,7 @@
 """``tools/transfer_study.py run --task seg``: the segmentation arguments and their run.
 
-    python tools/transfer_study.py run --task seg --pretrain-images ../shared/datasets \\
-        --seg-data ../shared/datasets/camvid --ignore-index 11 --seg-classes Sky Building Pole \\
+    python tools/transfer_study.py run --task seg --pretrain-images data/unlabelled \\
+        --seg-data data/camvid --ignore-index 11 --seg-classes Sky Building Pole \\
         Road Pavement Tree SignSymbol Fence Car Pedestrian Bicyclist \\
         --work-dir work_dirs/transfer_study/camvid
 """
