@@ -91,7 +91,7 @@ def test_seg_study_runs_every_stage_and_reports_miou_per_arm(toy_seg_study):
             assert all(math.isfinite(row[k]) and 0 <= row[k] <= 100
                        for k in ('mIoU', 'mAcc', 'aAcc'))
     md = open(osp.join(work, 'results_seg.md')).read()
-    assert '| arm | seed | mIoU | mAcc | aAcc |' in md and 'Semantic FPN R50' in md
+    assert '| arm | seed | mIoU | mAcc | aAcc |' in md and 'Semantic FPN R18 (BN)' in md
     for arm in ARMS:
         assert f'| {arm} | 0 |' in md
     assert osp.getsize(osp.join(work, 'loss_curves_seg.png')) > 10000

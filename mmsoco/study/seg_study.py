@@ -23,7 +23,7 @@ from .study import StudySettings, TransferStudy
 
 #: report column -> key of mmseg's IoUMetric results (already in percent)
 SEG_METRICS = OrderedDict([('mIoU', 'mIoU'), ('mAcc', 'mAcc'), ('aAcc', 'aAcc')])
-SEG_MODELS = {'fcn': 'FCN R50-D8', 'fpn': 'Semantic FPN R50'}
+SEG_MODELS = {'fcn': 'FCN R{depth}-D8', 'fpn': 'Semantic FPN R{depth}'}
 
 
 @dataclass
@@ -138,7 +138,7 @@ class SegTransferStudy(TransferStudy):
 
     def report_options(self) -> dict:
         s = self.s
-        model = SEG_MODELS[s.seg_model]
+        model = SEG_MODELS[s.seg_model].format(depth=s.depth)
         return dict(metric_keys=tuple(SEG_METRICS), digits=2, model=model,
                     caption=f'{model} (BN), mIoU, mAcc and aAcc on the val masks (mmseg '
                     f'IoUMetric, percent; {len(self.classes)} classes, ignore index '
