@@ -2,8 +2,9 @@
 ``--amp fp16`` with finite losses and fp32 weights, and a checkpoint written on the GPU resumes on
 the GPU on the same schedule.
 
-Skipped without a CUDA GPU (CPU CI); ``tools/benchmarks/gpu_session.sh amp`` runs it on the
-accelerator machine, with the demo collection and its proposals carried in ``MMSOCO_DEMO_DATA``.
+Skipped without a CUDA GPU (CPU CI); ``tools/benchmarks/gpu_benchmark.sh`` runs it (its ``amp``
+step), with a demo collection and its proposals in ``MMSOCO_DEMO_DATA`` when the GPU machine has
+no opencv-contrib to compute them.
 """
 import glob
 import json
@@ -21,7 +22,7 @@ from mmsoco.testing import REPO
 pytestmark = pytest.mark.skipif(
     not torch.cuda.is_available(),
     reason='needs a CUDA GPU (mmengine AMP runs on CUDA only); run on a GPU machine with '
-    'tools/benchmarks/gpu_session.sh amp')
+    'tools/benchmarks/gpu_benchmark.sh')
 
 DEMO = osp.join(REPO, 'configs', 'soco', 'soco_resnet50-fpn_1xb4-coslr-2e_demo.py')
 ITERS = 8                                   # 16 images / batch 4 x 2 epochs
@@ -36,8 +37,8 @@ def demo_data(tmp_path_factory):
         return carried
     import cv2
     if not hasattr(cv2, 'ximgproc'):
-        pytest.skip('no demo data: set MMSOCO_DEMO_DATA (made by '
-                    'tools/benchmarks/prepare_gpu_carry.sh) or install opencv-contrib-python')
+        pytest.skip('no demo data: set MMSOCO_DEMO_DATA (a demo collection with proposals, '
+                    'data_prep.demo_collection) or install opencv-contrib-python')
     from data_prep.demo_collection import build_demo_collection
     from data_prep.generate_proposals import main as generate
     root = str(tmp_path_factory.mktemp('demo'))

@@ -242,6 +242,18 @@ def test_original2soco_cli_refuses_a_config_of_other_widths(tiny_original, tmp_p
         run_tool(ORIGINAL2SOCO, path, str(tmp_path / 'x.pth'))   # default: the R50-FPN config
 
 
+def test_soco2mmdet_given_the_authors_checkpoint_points_to_original2soco(tiny_original,
+                                                                         tmp_path, run_tool):
+    path, state = tiny_original
+    with pytest.raises(SystemExit, match=r'^soco2mmdet: error: .*original SoCo release.*'
+                       rf'tools/model_converters/original2soco\.py {re.escape(path)} soco\.pth'):
+        run_tool(SOCO2MMDET, path, str(tmp_path / 'out.pth'))
+    loaded = original_checkpoint(state, 'fpn')        # loaded already, without the Namespace
+    del loaded['opt']
+    with pytest.raises(SoCoCheckpointError, match='original2soco'):
+        convert_soco_checkpoint(loaded)
+
+
 def authors_detectron2_names(ckpt):
     """The authors' ``convert_detectron2_Head.py`` renaming (start=2, num_outs=4), re-stated."""
     out = {}

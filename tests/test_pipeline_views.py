@@ -255,3 +255,46 @@ def test_bad_arguments_are_refused():
         SoCoViews(v3_mode='independent')
     with pytest.raises(ValueError, match='sub-pipelines'):
         SoCoViews(view_transforms=[[], [], []], v4_size=192)
+
+
+def test_v4_downsampled_from_v2_keeps_boxes_on_their_patches():
+    """``v4_mode='downsample'`` (the released SoCo* recipe): V4 is V2 at 112, flipped on its own."""
+    img = patch_image()
+    views = SoCoViews(view_transforms=flip_views(4, 0.5), v3_size=192, v3_mode='crop',
+                      v4_size=112, v4_mode='downsample')
+    for seed in range(6):
+        results = run_views(views, img, PATCHES, k=4, seed=seed)
+        assert [im.shape[:2] for im in results['img']] == [(224, 224), (224, 224), (192, 192),
+                                                           (112, 112)]
+        assert assert_boxes_cover_patches(results)[0] >= 4
+
+
+@pytest.mark.parametrize('num_views', [2, 3, 4])
+def test_after_crop_each_pairs_boxes_cover_their_patches_in_both_views(num_views):
+    """``select='after_crop'``: every pair's boxes, in V1 and in its other view, on the patch."""
+    img = patch_image()
+    kwargs = {2: dict(v3_size=None), 3: dict(v3_size=112, v3_mode='crop'),
+              4: dict(v3_size=192, v3_mode='crop', v4_size=112, v4_mode='downsample')}
+    views = SoCoViews(view_transforms=flip_views(num_views, 0.5), select='after_crop',
+                      crop_frame='image', **kwargs[num_views])
+    select = SelectProposals(num_proposals=4, select='after_crop')
+    checked = 0
+    for seed in range(8):
+        np.random.seed(seed)
+        results = views(select(dict(img=img, proposals=PATCHES,
+                                    proposal_ids=np.arange(len(PATCHES)))))
+        assert results['view_pairs'] == [(0, b) for b in range(1, num_views)]
+        for p, pair in enumerate(results['view_pairs']):
+            for side, v in enumerate(pair):
+                # the pair's boxes of this view, packed like one view of the paper-text layout;
+                # the original keeps slivers (2 source pixels) that a 112 px view blurs away
+                boxes = results['pair_bboxes'][p, side]
+                seen = (boxes[:, 2:] - boxes[:, :2] >= 3).all(1)
+                one = dict(img=[results['img'][v]], proposal_valid=results['pair_valid'][p] & seen,
+                           view_bboxes=boxes[None],
+                           view_proposal_ids=results['pair_proposal_ids'][p][None])
+                checked += assert_boxes_cover_patches(one)[0]
+    assert checked >= 8 * 2 * (num_views - 1)
+    # and SelectProposals must pass every proposal on for it
+    with pytest.raises(ValueError, match="set SelectProposals\\(select='after_crop'\\)"):
+        views(SelectProposals(num_proposals=4)(dict(img=img, proposals=PATCHES)))

@@ -189,7 +189,8 @@ def test_publish_model_keeps_the_online_network_and_names_the_file_by_its_hash(
                 'message_hub': hub.state_dict(), 'param_schedulers': []}, src)
 
     for keep_target in (False, True):
-        out = str(tmp_path / f'soco_tiny_20261122{"_t" if keep_target else ""}.pth')
+        out = str(tmp_path / ('release' if keep_target else '') /        # folder created
+                  f'soco_tiny_20261122{"_t" if keep_target else ""}.pth')
         run_tool(PUBLISH, src, out, *(['--keep-target'] if keep_target else []))
         [written] = re.findall(r'published (\S+)', capsys.readouterr().out)
         digest = hashlib.sha256(open(written, 'rb').read()).hexdigest()

@@ -16,6 +16,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.logging import MessageHub
+from mmselfsup.structures import SelfSupDataSample
 from torchvision.ops import roi_align
 
 import mmsoco  # noqa: F401
@@ -107,12 +108,14 @@ def ref_boxes(fpn, rois, p, stats, online):
     return torch.stack([per_level[lv][i] for i, lv in enumerate(levels.tolist())])
 
 
-def ref_forward(views, rois, backbone, neck, p, stats, online):
-    """Embeddings keyed like the original: V1 for V2, V1 for V3, V2, V3."""
+def ref_forward(views, rois, backbone, neck, p, stats, online, v1_rois_13=None):
+    """Embeddings keyed like the original: V1 for V2, V1 for V3, V2, V3.  ``v1_rois_13``: V1's
+    boxes of the pair V1-V3 when they are not those of V1-V2 (the released recipes)."""
     out = {}
     fpn1 = neck(backbone(views[0]))
     out['1_12'] = ref_boxes(fpn1, rois[0], p, stats, online)
-    out['1_13'] = ref_boxes(fpn1, rois[0], p, stats, online)
+    out['1_13'] = ref_boxes(fpn1, rois[0] if v1_rois_13 is None else v1_rois_13, p, stats,
+                            online)
     out['2'] = ref_boxes(neck(backbone(views[1])), rois[1], p, stats, online)
     out['3'] = ref_boxes(neck(backbone(views[2])), rois[2], p, stats, online)
     return out
@@ -277,3 +280,92 @@ def test_single_mode_embeds_a_view_once_and_original_once_per_pair():
     assert calls['single'] == [12, 12, 12]                  # V1, V2, V3: one batch each
     assert calls['original'] == [12] * 4 * 4                # (V1 x 2 pairs, V2, V3) x 4 levels
     assert SoCo.pack_rois(samples(), 3)[1].tolist() == VALID
+
+
+# ---------------------------------------------------------------------- one V1 box set per pair
+# The released recipes give V1 other boxes for V1-V3 than for V1-V2, and each pair its own
+# padding: V1-V3's V1 boxes are those of V1-V2 moved and resized (other levels for some).
+V1_BOXES_13 = [[[c + 8 for c in b[:2]] + [min(c + 40, 224) for c in b[2:]] for b in boxes]
+               for boxes in V1_BOXES]
+VALID_13 = [[True, True, True, False], [True] * 4, [True, True, False, False]]
+
+
+def pair_samples():
+    """Samples packed per pair (``pair_bboxes`` (2, 2, K, 4)), as SoCoViews(select='after_crop')."""
+    out = []
+    for s, boxes13, valid13 in zip(samples(), V1_BOXES_13, VALID_13):
+        sample = SelfSupDataSample()
+        v1, v2, v3 = s.view_bboxes
+        sample.set_field(torch.stack([torch.stack([v1, v2]),
+                                      torch.stack([torch.tensor(boxes13, dtype=torch.float32),
+                                                   v3])]), 'pair_bboxes')
+        sample.set_field(torch.arange(4).repeat(2, 1), 'pair_proposal_ids')
+        sample.set_field(torch.stack([s.proposal_valid, torch.tensor(valid13)]), 'pair_valid')
+        sample.set_metainfo(dict(view_pairs=[(0, 1), (0, 2)]))
+        out.append(sample)
+    return out
+
+
+def batch_rois(boxes):
+    return torch.cat([torch.arange(3.).repeat_interleave(4)[:, None],
+                      torch.tensor(boxes, dtype=torch.float32).view(12, 4)], 1)
+
+
+def test_original_mode_embeds_v1_with_each_pairs_own_boxes():
+    torch.manual_seed(0)
+    cfg = model_cfg('fpn', tiny=True)
+    model = MODELS.build(dict(cfg, roi_pooling='original'))
+    model.init_weights()
+    model.train()
+    model.target_net.steps.fill_(0)
+    online_sd = {k: v.clone() for k, v in model.state_dict().items()}
+    views, batch = real_views(), pair_samples()
+    rois = [batch_rois(V1_BOXES)] + [
+        batch_rois([s.view_bboxes[v].tolist() for s in samples()]) for v in (1, 2)]
+    rois13 = batch_rois(V1_BOXES_13)
+    # V1-V3's own V1 boxes reach other levels than V1-V2's
+    assert ref_levels(rois13).tolist() != ref_levels(rois[0]).tolist()
+
+    with torch.no_grad():
+        losses = model.loss(views, batch)
+
+    # reference: the target is the online network at step 0 (momentum 0.99 of equal weights)
+    heads = ('head.', 'projector.', 'predictor.')
+    params = {k: v for k, v in online_sd.items() if k.startswith(heads)}
+
+    def reference(v1_rois_13):
+        stats = {k: v.clone() for k, v in params.items()
+                 if k.endswith(('running_mean', 'running_var'))}
+        backbone, neck = copy.deepcopy(model.backbone), copy.deepcopy(model.neck)
+        backbone.load_state_dict({k[9:]: v for k, v in online_sd.items()
+                                  if k.startswith('backbone.')})
+        neck.load_state_dict({k[5:]: v for k, v in online_sd.items() if k.startswith('neck.')})
+        with torch.no_grad():
+            q = ref_forward(views, rois, backbone, neck, params, stats, True, v1_rois_13)
+            z = ref_forward(views, rois, backbone, neck, params, stats, False, v1_rois_13)
+        valid12 = torch.tensor(VALID, dtype=torch.float32)
+        valid13 = torch.tensor(VALID_13, dtype=torch.float32)
+        return {'loss_v1_v2': ref_pair_loss(q['1_12'], z['2'], valid12),
+                'loss_v2_v1': ref_pair_loss(q['2'], z['1_12'], valid12),
+                'loss_v1_v3': ref_pair_loss(q['1_13'], z['3'], valid13),
+                'loss_v3_v1': ref_pair_loss(q['3'], z['1_13'], valid13)}
+
+    expected = reference(rois13)
+    for key, value in expected.items():
+        torch.testing.assert_close(losses[key], value, rtol=1e-5, atol=1e-5, msg=key)
+    # V1-V2's V1 boxes for both pairs would give other V1-V3 losses
+    shared = reference(None)
+    assert abs(shared['loss_v1_v3'] - losses['loss_v1_v3']) > 1e-3
+
+
+def test_single_mode_refuses_one_v1_box_set_per_pair_in_one_line():
+    cfg = model_cfg('fpn', tiny=True)
+    model = MODELS.build(cfg)                    # roi_pooling='single'
+    with pytest.raises(ValueError) as err:
+        model.loss(real_views(), pair_samples())
+    assert len(str(err.value).splitlines()) == 1
+    assert "set model.roi_pooling='original'" in str(err.value)
+    # and the pairs of the data must be the model's
+    with pytest.raises(ValueError, match=r'view pairs \[\(0, 1\), \(0, 2\)\] but the model'):
+        MODELS.build(dict(cfg, roi_pooling='original', view_pairs=[(0, 2), (0, 1)])).loss(
+            real_views(), pair_samples())

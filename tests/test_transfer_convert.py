@@ -196,7 +196,7 @@ def test_a_config_whose_layers_differ_from_pretraining_is_refused(soco_files):
 
 # --------------------------------------------------------------------------- command lines
 def test_soco2mmdet_cli(soco_files, tmp_path, capsys, run_tool):
-    out = str(tmp_path / 'fcos.pth')
+    out = str(tmp_path / 'checkpoints' / 'fcos.pth')        # the folder is created
     run_tool(SOCO2MMDET, soco_files['fpn'], out, '--config',
              osp.join(TRANSFER_DIR, 'fcos_r50_fpn_gn-head_soco-100e_1x_coco.py'))
     printed = capsys.readouterr().out
@@ -223,6 +223,23 @@ def test_soco2mmdet_cli_bad_input_exits_with_the_reason(soco_files, tmp_path, ru
         run_tool(SOCO2MMDET, soco_files['c4'], str(tmp_path / 'x.pth'), '--det', 'fcos')
     assert 'soco2mmdet: error' in str(e.value) and 'needs the SoCo R50-FPN' in str(e.value)
     assert not (tmp_path / 'x.pth').exists()
+
+
+@pytest.mark.parametrize('tool', [SOCO2MMDET, SOCO2D2], ids=osp.basename)
+def test_a_missing_or_non_torch_file_is_one_line(tool, tmp_path, run_tool):
+    name = osp.basename(tool)[:-len('.py')]
+    missing = str(tmp_path / 'work_dirs' / 'epoch_100.pth')
+    with pytest.raises(SystemExit) as e:
+        run_tool(tool, missing, str(tmp_path / 'out.pth'))
+    assert str(e.value).startswith(f'{name}: error: {missing} does not exist')
+    assert '\n' not in str(e.value)
+    notes = tmp_path / 'notes.pth'
+    notes.write_text('epoch 100: loss 0.31, lr 0.002\n' * 20)
+    with pytest.raises(SystemExit) as e:
+        run_tool(tool, str(notes), str(tmp_path / 'out.pth'))
+    assert str(e.value).startswith(f'{name}: error: {notes}') and \
+        'is not a readable torch checkpoint' in str(e.value) and '\n' not in str(e.value)
+    assert not (tmp_path / 'out.pth').exists()
 
 
 # --------------------------------------------------------------------------- to Detectron2
@@ -254,7 +271,7 @@ def test_detectron2_pickle_round_trips(soco_files, tmp_path, variant):
 
 
 def test_soco2detectron2_cli(soco_files, tmp_path, capsys, run_tool):
-    out = str(tmp_path / 'c4.pkl')
+    out = str(tmp_path / 'd2' / 'c4.pkl')                   # the folder is created
     run_tool(SOCO2D2, soco_files['c4'], out)
     printed = capsys.readouterr().out
     assert 'SoCo R50-C4 checkpoint, online network -> Detectron2' in printed

@@ -38,6 +38,13 @@ def test_fixed_split_is_deterministic_disjoint_and_complete():
         fixed_split(names, 50)
 
 
+@pytest.mark.parametrize('depth', [18, 50])
+def test_report_names_the_resnet_depth_the_arms_ran_with(depth):
+    from mmsoco.study.report import _markdown
+    md = _markdown({}, {}, dict(depth=depth))
+    assert f'Faster R-CNN R{depth}-FPN' in md and 'R50' not in md.replace(f'R{depth}', '')
+
+
 @pytest.mark.parametrize(
     'name', sorted(f for f in os.listdir(STUDY_CONFIGS) if f.endswith('.py')))
 def test_study_configs_survive_dump_and_reload(name, tmp_path):

@@ -4,11 +4,15 @@
 # Multi-node: NNODES, NODE_RANK, MASTER_ADDR, PORT (defaults: 1 node, rank 0, 127.0.0.1, 29500),
 #   e.g. 16 GPUs as 2 nodes of 8:  NNODES=2 NODE_RANK=0 MASTER_ADDR=10.0.0.1 tools/dist_train.sh CONFIG 8
 # Before launching, the node's CUDA GPUs are counted (CUDA_VISIBLE_DEVICES, else `nvidia-smi -L`);
-# asking for more than the node has stops with one line and the multi-node form.
+# asking for more than the node has stops with one line and the multi-node form.  Then
+# `tools/train.py CONFIG --check` checks the config once (SyncBN without a GPU, mmcv without CUDA
+# ops, a missing data root or proposals file) and stops with one line before any process starts.
 # On a machine without GPUs the processes run on CPUs with the gloo backend (mmsoco's train.py
-# sets that up).  DEVICE=cuda insists on GPUs (no CPU fallback); DEVICE=cpu skips the GPU check.
-CONFIG=$1
-GPUS=$2
+# sets that up; the config must use plain BN).  DEVICE=cuda insists on GPUs (no CPU fallback);
+# DEVICE=cpu runs on CPUs even where GPUs are (it hides them: CUDA_VISIBLE_DEVICES=-1).
+# The project's .venv python is used when present (PYTHON=... overrides).
+CONFIG="$1"
+GPUS="$2"
 NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
@@ -39,7 +43,9 @@ count_gpus() {
   echo "$n"
 }
 
-if [ "$DEVICE" != cpu ]; then
+if [ "$DEVICE" = cpu ]; then
+  export CUDA_VISIBLE_DEVICES=-1
+else
   FOUND=$(count_gpus)
   if [ "$FOUND" -gt 0 ] || [ "$DEVICE" = cuda ]; then
     if [ "$GPUS" -gt "$FOUND" ]; then
@@ -56,13 +62,16 @@ if [ "$DEVICE" != cpu ]; then
   fi
 fi
 
-PYTHONPATH="$ROOT":$PYTHONPATH \
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+# one process checks config, device and data first: a run that cannot work stops here, in seconds
+"$PYTHON" "$ROOT/tools/train.py" "$CONFIG" --launcher pytorch --check "${@:3}" >/dev/null || exit $?
+
 "$PYTHON" -m torch.distributed.run \
-    --nnodes=$NNODES \
-    --node_rank=$NODE_RANK \
-    --master_addr=$MASTER_ADDR \
-    --nproc_per_node=$GPUS \
-    --master_port=$PORT \
+    --nnodes="$NNODES" \
+    --node_rank="$NODE_RANK" \
+    --master_addr="$MASTER_ADDR" \
+    --nproc_per_node="$GPUS" \
+    --master_port="$PORT" \
     "$ROOT/tools/train.py" \
-    $CONFIG \
-    --launcher pytorch ${@:3}
+    "$CONFIG" \
+    --launcher pytorch "${@:3}"

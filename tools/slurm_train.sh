@@ -1,26 +1,31 @@
 #!/usr/bin/env bash
 # Usage: [GPUS=16 GPUS_PER_NODE=8 CPUS_PER_TASK=5] tools/slurm_train.sh PARTITION JOB CONFIG [WORK_DIR] [train.py args]
+# The project's .venv python is used when present (PYTHON=... overrides).  Each task's train.py
+# checks config, device and data before training (one line when something is missing).
 set -x
-PARTITION=$1
-JOB_NAME=$2
-CONFIG=$3
+PARTITION="$1"
+JOB_NAME="$2"
+CONFIG="$3"
 WORK_DIR=${4:-}
 GPUS=${GPUS:-16}
 GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
-PY_ARGS=${@:5}
 ROOT="$(dirname "$0")/.."
-WORK_DIR_ARG=""
-[ -n "$WORK_DIR" ] && WORK_DIR_ARG="--work-dir=${WORK_DIR}"
+PYTHON=${PYTHON:-python}
+[ -x "$ROOT/.venv/bin/python" ] && [ "$PYTHON" = python ] && PYTHON="$ROOT/.venv/bin/python"
+WORK_DIR_ARG=()
+[ -n "$WORK_DIR" ] && WORK_DIR_ARG=("--work-dir=${WORK_DIR}")
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 
-PYTHONPATH="$ROOT":$PYTHONPATH \
-srun -p ${PARTITION} \
-    --job-name=${JOB_NAME} \
-    --gres=gpu:${GPUS_PER_NODE} \
-    --ntasks=${GPUS} \
-    --ntasks-per-node=${GPUS_PER_NODE} \
-    --cpus-per-task=${CPUS_PER_TASK} \
+# SRUN_ARGS is split on spaces on purpose (several srun options in one variable)
+# shellcheck disable=SC2086
+srun -p "${PARTITION}" \
+    --job-name="${JOB_NAME}" \
+    --gres=gpu:"${GPUS_PER_NODE}" \
+    --ntasks="${GPUS}" \
+    --ntasks-per-node="${GPUS_PER_NODE}" \
+    --cpus-per-task="${CPUS_PER_TASK}" \
     --kill-on-bad-exit=1 \
     ${SRUN_ARGS} \
-    python -u "$ROOT/tools/train.py" ${CONFIG} ${WORK_DIR_ARG} --launcher="slurm" ${PY_ARGS}
+    "$PYTHON" -u "$ROOT/tools/train.py" "${CONFIG}" "${WORK_DIR_ARG[@]}" --launcher="slurm" "${@:5}"

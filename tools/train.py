@@ -24,6 +24,9 @@ def parse_args():
                         help='override config settings, e.g. train_dataloader.batch_size=64')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
+    parser.add_argument('--check', action='store_true',
+                        help='check the config, the device and the data paths, then exit '
+                        '(tools/dist_train.sh runs this before starting any process)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
@@ -45,14 +48,28 @@ def load_config(path):
 def main():
     args = parse_args()
     cfg = load_config(args.config)   # before the training stack: a bad config fails in a second
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    import torch
+
+    from mmsoco.datasets.recipes import per_pair_pooling_error
+    if per_pair_pooling_error(cfg):   # a per-pair data recipe with 'single' pooling
+        sys.exit(f'error: {args.config}: {per_pair_pooling_error(cfg)}')
+    from mmsoco.engine.preflight import PreflightError, preflight
+    try:   # SyncBN without a GPU, mmcv without CUDA ops, missing data: one line, no process started
+        checked = preflight(cfg, args.config, distributed=args.launcher != 'none',
+                            cuda_available=torch.cuda.is_available())
+    except PreflightError as e:
+        sys.exit(f'error: {e}')
+    if args.check:
+        print(f'{args.config}: ' + '; '.join(checked))
+        return
     from mmengine.runner import Runner
 
     import mmsoco  # noqa: F401  (registers SoCo, repairs mmselfsup registries)
     from mmsoco.engine import setup_cpu_distributed
 
     cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:

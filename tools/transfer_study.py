@@ -1,7 +1,7 @@
 """Transfer study: SoCo vs BYOL vs scratch for Faster R-CNN R50-FPN, or FCN / Semantic FPN
 (``--task seg``) (thin wrapper).
 
-    python tools/transfer_study.py split voc ../shared/datasets/raccoon --val 40 --out DIR
+    python tools/transfer_study.py split voc DATA/raccoon --val 40 --out DIR
     python tools/transfer_study.py run --pretrain-images DIR --train-json DIR/train.json \\
         --val-json DIR/val.json --img-root IMAGES --work-dir WORK
     python tools/transfer_study.py toy-data OUT

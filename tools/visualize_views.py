@@ -11,6 +11,7 @@ Examples:
         --proposals data/demo/proposals.npz --num-views 4 --out views.png
 """
 import argparse
+import sys
 
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
@@ -59,7 +60,13 @@ def build_dataset(args):
 
 def main():
     args = parse_args()
-    dataset = build_dataset(args)
+    try:   # a missing config, data root, image folder or proposals file: one line, no traceback
+        dataset = build_dataset(args)
+    except (FileNotFoundError, ValueError) as e:
+        sys.exit('visualize_views: error: ' + ' '.join(str(e).split()))
+    if not 0 <= args.index < len(dataset):
+        sys.exit(f'visualize_views: error: --index {args.index} is outside the dataset '
+                 f'({len(dataset)} samples)')
     grid = save_sample_views(dataset, args.out, args.index, args.num_draws, args.seed)
     print(f'{args.out}: {grid.shape[1]}x{grid.shape[0]}, sample {args.index} '
           f"({dataset.get_data_info(args.index)['img_path']}), {args.num_draws} draws")

@@ -45,9 +45,9 @@ TARGET_MODULES = ('encoder_k', 'neck_k', 'head_k', 'projector_k')
 UNUSED = {'queue': 'MoCo negative queue, unused by SoCo', 'queue_ptr': 'MoCo queue pointer'}
 #: The authors' ``opt.model`` for each variant, cross-checked against the keys when present.
 ORIGINAL_MODELS = {'fpn': ('SoCo_FPN', 'SoCo_FPN_Star'), 'c4': ('SoCo_C4', )}
-DEFAULT_CONFIGS = {
-    'fpn': 'soco/soco_resnet50-fpn_16xb128-coslr-100e_in1k.py',
-    'c4': 'soco/soco_resnet50-c4_16xb128-coslr-100e_in1k.py',
+DEFAULT_CONFIGS = {  # the released models' own recipes (the model is the paper-text config's)
+    'fpn': 'soco/soco_resnet50-fpn_16xb128-coslr-100e_in1k_original-recipe.py',
+    'c4': 'soco/soco_resnet50-c4_16xb128-coslr-100e_in1k_original-recipe.py',
 }
 
 

@@ -13,6 +13,8 @@ a dict with ``state_dict``, ``meta``, ``message_hub``, ``optimizer``, ...  Its `
 
 The variant is read from the keys alone (``meta`` may hold the config text; it is not trusted).
 """
+import pickle
+import re
 from collections import Counter, OrderedDict
 from typing import Dict, Mapping, Tuple, Union
 
@@ -36,6 +38,12 @@ EXPECTED_LAYOUT = (
     "'neck.fpn_convs.*' and 'head.shared_convs.*'/'head.shared_fcs.*' (SoCo R50-FPN, "
     "also SoCo*) or 'head.layer4.*' and no neck (SoCo R50-C4), next to 'projector.*', "
     "'predictor.*' and the target network 'target_net.module.*'")
+
+
+#: what to run on a checkpoint of the authors' release before any other converter
+ORIGINAL_HINT = ('it looks like a checkpoint of the original SoCo release (training arguments, '
+                 "'model': 'module.encoder.*', ...); convert it first with "
+                 'tools/model_converters/original2soco.py {path} soco.pth, then convert soco.pth')
 
 
 class SoCoCheckpointError(ValueError):
@@ -78,7 +86,23 @@ def load_soco_checkpoint(checkpoint: Union[str, Mapping]) -> StateDict:
         # Runner checkpoints carry numpy scalars in message_hub/meta: allow-list exactly those
         # types instead of switching weights-only loading off (see mmsoco.utils.checkpoint).
         allow_mmengine_checkpoint_globals()
-        checkpoint = torch_load_weights_only(checkpoint)
+        try:
+            checkpoint = torch_load_weights_only(checkpoint)
+        except pickle.UnpicklingError as e:
+            if 'argparse.Namespace' in str(e):   # the authors' files store their ``opt``
+                raise SoCoCheckpointError(f'{name}: ' + ORIGINAL_HINT.format(path=name)) from None
+            m = re.search(r'GLOBAL (\S+)', str(e))
+            if m:
+                raise SoCoCheckpointError(
+                    f'{name}: refused by the weights-only loader (it references {m.group(1)}); '
+                    'a SoCo checkpoint holds tensors and plain containers') from None
+            first = (str(e).strip().splitlines() or [''])[0]
+            raise SoCoCheckpointError(f'{name} is not a readable torch checkpoint (UnpicklingError'
+                                      f': {first}); is the file complete?') from None
+    if isinstance(checkpoint, Mapping) and 'state_dict' not in checkpoint and isinstance(
+            checkpoint.get('model'), Mapping) and any(
+                str(k).startswith(('module.encoder.', 'encoder.')) for k in checkpoint['model']):
+        raise SoCoCheckpointError(f'{name}: ' + ORIGINAL_HINT.format(path=name))
     if not isinstance(checkpoint, Mapping):
         raise SoCoCheckpointError(f'{name} is not a checkpoint dict (got {type(checkpoint)}); '
                                   f'expected {EXPECTED_LAYOUT}')
@@ -170,8 +194,8 @@ def detect_variant(network: StateDict) -> str:
     if has('roi_head.') or has('rpn_head.'):
         hint = ' It looks like an MMDetection checkpoint already (roi_head/rpn_head keys).'
     elif has('encoder.') or has('module.encoder.'):
-        hint = (' It looks like a checkpoint of the original SoCo code (encoder.*); '
-                'load it with that code, or rename encoder->backbone first.')
+        hint = (' It looks like a checkpoint of the original SoCo code (encoder.*); convert it '
+                'with tools/model_converters/original2soco.py first.')
     elif has('backbone.') and not has('neck.lateral_convs.') and not has('head.'):
         hint = ' It looks like a backbone-only checkpoint (image-level pretraining?).'
     raise SoCoCheckpointError(

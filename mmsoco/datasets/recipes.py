@@ -67,3 +67,35 @@ def soco_train_pipeline(num_views: int = 3,
         views,
         dict(type='PackSoCoInputs'),
     ]
+
+
+def _pipelines(dataset: dict):
+    """Every pipeline of a dataset config (``ConcatDataset`` and wrappers included)."""
+    if not isinstance(dataset, dict):
+        return
+    if isinstance(dataset.get('pipeline'), (list, tuple)):
+        yield dataset['pipeline']
+    for key in ('dataset', 'datasets'):
+        inner = dataset.get(key)
+        for sub in inner if isinstance(inner, (list, tuple)) else [inner]:
+            yield from _pipelines(sub)
+
+
+def per_pair_pooling_error(cfg) -> Optional[str]:
+    """One line if the config's model cannot take its training data's boxes, else None.
+
+    A pipeline with ``SoCoViews(select='after_crop')`` (the released recipes) gives V1 one box
+    set per pair; only ``roi_pooling='original'`` embeds V1 once per pair.
+    """
+    from mmsoco.models.algorithms.soco import PER_PAIR_NEEDS_ORIGINAL, shared_view
+
+    model = cfg.get('model') or {}
+    loader = cfg.get('train_dataloader') or {}
+    per_pair = any(isinstance(t, dict) and t.get('type') == 'SoCoViews'
+                   and t.get('select') == 'after_crop'
+                   for pipeline in _pipelines(loader.get('dataset')) for t in pipeline)
+    pairs = model.get('view_pairs', ((0, 1), (0, 2)))
+    if per_pair and model.get('roi_pooling', 'single') != 'original' and \
+            shared_view(pairs) is not None:
+        return PER_PAIR_NEEDS_ORIGINAL
+    return None

@@ -59,6 +59,18 @@ def run_until_pack(pipeline, data_info: dict) -> dict:
     return results
 
 
+def _boxes_of_view(results: dict, v: int):
+    """(box, proposal id) of the valid boxes of view ``v``, in either packing of SoCoViews."""
+    if 'pair_bboxes' in results:   # select='after_crop': V1 shows the boxes of every pair
+        for p, pair in enumerate(results['view_pairs']):
+            for side in (s for s, view in enumerate(pair) if view == v):
+                for k in np.flatnonzero(results['pair_valid'][p]):
+                    yield results['pair_bboxes'][p, side, k], results['pair_proposal_ids'][p, k]
+        return
+    for k in np.flatnonzero(results['proposal_valid']):
+        yield results['view_bboxes'][v, k], results['view_proposal_ids'][v, k]
+
+
 def draw_views(results: dict, original_height: int = 224) -> np.ndarray:
     """One row: the image with its selected proposals, then every view with its boxes.
 
@@ -82,12 +94,12 @@ def draw_views(results: dict, original_height: int = 224) -> np.ndarray:
             _draw_box(shown, np.asarray(box) * scale, pid)
         panels.append(_panel(shown, f'image {src.shape[1]}x{src.shape[0]}', height))
 
-    valid = np.asarray(results['proposal_valid'])
     flips = results.get('view_flips', [False] * len(views))
     for v, view in enumerate(views):
         shown = np.ascontiguousarray(view.copy())
-        for k in np.flatnonzero(valid):  # the padding repeats a valid box: nothing new to draw
-            _draw_box(shown, results['view_bboxes'][v, k], results['view_proposal_ids'][v, k])
+        # the padding repeats a valid box: nothing new to draw
+        for box, pid in _boxes_of_view(results, v):
+            _draw_box(shown, box, pid)
         title = f'V{v + 1} {view.shape[1]}x{view.shape[0]}' + (' flip' if flips[v] else '')
         panels.append(_panel(shown, title, height))
 

@@ -1,19 +1,22 @@
 """Command line of ``tools/transfer_study.py``: ``run`` (``--task det`` or ``seg``), ``split`` and
 ``toy-data``.
 
-    # the labelled set: a fixed split written as COCO jsons (raccoon: 160 train / 40 val)
-    python tools/transfer_study.py split voc ../shared/datasets/raccoon --val 40 --seed 0 \\
+    # the labelled set: a fixed split written as COCO jsons (raccoon: 160 train / 40 val;
+    # DATA holds the labelled sets, e.g. https://github.com/datitran/raccoon_dataset as raccoon/)
+    python tools/transfer_study.py split voc DATA/raccoon --val 40 --seed 0 \\
         --out work_dirs/transfer_study/raccoon/data/det
     # the comparison: soco, byol and scratch arms, fine-tuned with the same settings and seeds
-    python tools/transfer_study.py run --pretrain-images ../shared/datasets \\
+    python tools/transfer_study.py run --pretrain-images DATA \\
         --train-json work_dirs/transfer_study/raccoon/data/det/train.json \\
         --val-json work_dirs/transfer_study/raccoon/data/det/val.json \\
-        --img-root ../shared/datasets/raccoon/images --work-dir work_dirs/transfer_study/raccoon
+        --img-root DATA/raccoon/images --work-dir work_dirs/transfer_study/raccoon
+    # did continued pretraining help? adds the arms init, init+soco and init+byol
+    python tools/transfer_study.py run --init resnet50-11ad3fa6.pth ... (as above)
     # a real, tiny labelled set for a CPU toy run (photos bundled with scikit-image)
     python tools/transfer_study.py toy-data work_dirs/transfer_study/toy/data
     # semantic segmentation: FCN (or --seg-model fpn) on a folder of images and masks
-    python tools/transfer_study.py run --task seg --pretrain-images data/unlabelled \\
-        --seg-data data/camvid --ignore-index 11 --seg-classes Sky Building Pole \\
+    python tools/transfer_study.py run --task seg --pretrain-images DATA \\
+        --seg-data DATA/camvid --ignore-index 11 --seg-classes Sky Building Pole \\
         Road Pavement Tree SignSymbol Fence Car Pedestrian Bicyclist \\
         --work-dir work_dirs/transfer_study/camvid
 """
@@ -25,7 +28,7 @@ import sys
 from mmengine.config import DictAction
 
 from .seg_cli import add_seg_arguments, run_seg
-from .study import ARMS, default_workers
+from .study import ALL_ARMS, ARMS, INIT_ARMS, default_workers
 
 
 def _run_parser(sub):
@@ -39,7 +42,12 @@ def _run_parser(sub):
     p.add_argument('--det-name', default=None,
                    help='name of the labelled set: its stages and result files carry it, so '
                    'another set can reuse the pretraining in the same work dir')
-    p.add_argument('--arms', nargs='+', default=list(ARMS), choices=ARMS)
+    p.add_argument('--arms', nargs='+', default=None, choices=ALL_ARMS,
+                   help=f'default: {" ".join(ARMS)}, and {" ".join(INIT_ARMS)} with --init')
+    p.add_argument('--init', default=None, metavar='CKPT',
+                   help='an existing model (torchvision ResNet, mmselfsup/mmpretrain, mmsoco or '
+                   'original SoCo checkpoint): adds the arms init (fine-tuned as it is), '
+                   'init+soco and init+byol (continued on the pretraining images first)')
     p.add_argument('--seeds', nargs='+', type=int, default=[0], help='fine-tuning seeds')
     p.add_argument('--pretrain-iters', type=int, default=1000)
     p.add_argument('--pretrain-batch', type=int, default=64)
@@ -141,7 +149,8 @@ def main(argv=None) -> int:
         settings = StudySettings(
             pretrain_images=args.pretrain_images, train_json=args.train_json,
             val_json=args.val_json, img_root=args.img_root, work_dir=args.work_dir,
-            arms=args.arms, seeds=args.seeds, pretrain_iters=args.pretrain_iters,
+            arms=args.arms or list(ARMS) + (list(INIT_ARMS) if args.init else []),
+            init=args.init, seeds=args.seeds, pretrain_iters=args.pretrain_iters,
             pretrain_batch=args.pretrain_batch, pretrain_size=args.pretrain_size,
             finetune_iters=args.finetune_iters, finetune_batch=args.finetune_batch,
             det_scale=args.det_scale, depth=args.depth, workers=args.workers,

@@ -11,7 +11,7 @@ import glob
 import json
 import math
 import os.path as osp
-from typing import Callable, Dict, List, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 from .stages import StageRecord
 from .study import METRICS
@@ -59,14 +59,12 @@ def summarise(records: Dict[str, StageRecord], arms: Sequence[str],
     return table
 
 
-#: what the detection table says it shows (the default of :func:`write_report`)
-DET_CAPTION = ('Faster R-CNN R50-FPN (4conv1fc box head, BN), bbox AP on the val json '
-               '(mmdet CocoMetric, percent).')
-
-
 def _markdown(table: dict, records: Dict[str, StageRecord], settings: dict,
-              metric_keys: Sequence[str] = METRIC_KEYS, caption: str = DET_CAPTION,
+              metric_keys: Sequence[str] = METRIC_KEYS, caption: Optional[str] = None,
               digits: int = 1) -> str:
+    if caption is None:  # the detection task's
+        caption = (f'Faster R-CNN R{settings.get("depth", 50)}-FPN (4conv1fc box head, BN), '
+                   'bbox AP on the val json (mmdet CocoMetric, percent).')
     lines = ['# Transfer study results', '', caption, '',
              '| arm | seed | ' + ' | '.join(metric_keys) + ' |',
              '|---|---|' + '---|' * len(metric_keys)]
@@ -143,7 +141,7 @@ def plot_losses(records: Dict[str, StageRecord], out: str, title: str = '',
 def write_report(work_dir: str, settings: dict, arms: Sequence[str], seeds: Sequence[int],
                  records: Dict[str, StageRecord], log: Callable[[str], None] = print,
                  det_name: str = None, metric_keys: Sequence[str] = METRIC_KEYS,
-                 caption: str = DET_CAPTION, digits: int = 1,
+                 caption: Optional[str] = None, digits: int = 1,
                  model: str = 'Faster R-CNN') -> dict:
     """Write ``results.json``, ``results.md`` and ``loss_curves.png`` into ``work_dir``.
 

@@ -1,7 +1,7 @@
 """``tools/transfer_study.py run --task seg``: the segmentation arguments and their run.
 
-    python tools/transfer_study.py run --task seg --pretrain-images data/unlabelled \\
-        --seg-data data/camvid --ignore-index 11 --seg-classes Sky Building Pole \\
+    python tools/transfer_study.py run --task seg --pretrain-images DATA \\
+        --seg-data DATA/camvid --ignore-index 11 --seg-classes Sky Building Pole \\
         Road Pavement Tree SignSymbol Fence Car Pedestrian Bicyclist \\
         --work-dir work_dirs/transfer_study/camvid
 """
@@ -40,6 +40,7 @@ def run_seg(args) -> int:
     from .seg_data import read_classes
     from .seg_study import SegStudySettings, SegTransferStudy
     from .stages import StageMismatchError
+    from .study import ARMS, INIT_ARMS
     try:
         if not args.seg_data or not args.seg_classes:
             raise ValueError(SEG_USAGE)
@@ -47,7 +48,8 @@ def run_seg(args) -> int:
                        if getattr(args, f'{k}_cfg_options')}
         settings = SegStudySettings.from_folder(
             args.seg_data, pretrain_images=args.pretrain_images, work_dir=args.work_dir,
-            arms=args.arms, seeds=args.seeds, pretrain_iters=args.pretrain_iters,
+            arms=args.arms or list(ARMS) + (list(INIT_ARMS) if args.init else []),
+            init=args.init, seeds=args.seeds, pretrain_iters=args.pretrain_iters,
             pretrain_batch=args.pretrain_batch, pretrain_size=args.pretrain_size,
             finetune_iters=args.finetune_iters, finetune_batch=args.finetune_batch,
             depth=args.depth, workers=args.workers, device=args.device, amp=args.amp,

@@ -1,13 +1,15 @@
 """The transfer study on semantic segmentation (``tools/transfer_study.py run --task seg``).
 
-The arms and their pretraining are the detection study's (:mod:`mmsoco.study.study`; a seg run
-in the same work dir keeps its pretraining stages).  What differs:
+The arms and their pretraining are the detection study's (:mod:`mmsoco.study.study`: soco, byol,
+scratch, and with ``--init`` the init arms; a seg run in the same work dir keeps its pretraining
+stages).  What differs:
 
 * the labelled set is a folder of images and masks with a class list
   (:mod:`mmsoco.study.seg_data`), every mask checked before anything trains;
 * each arm fine-tunes one MMSegmentation model (FCN R50-D8 or Semantic FPN R50,
   :mod:`mmsoco.study.seg_configs`): SoCo through ``soco2mmseg`` (backbone, and for Semantic FPN
-  the FPN too), BYOL's backbone, or nothing (scratch), each checked against the segmentor;
+  the FPN too), BYOL's (or an init model's) backbone, or nothing (scratch), each checked
+  against the segmentor;
 * mmseg's ``IoUMetric`` scores it: mIoU, mAcc and aAcc in percent, per seed and mean, in the
   same report and loss-curve files as detection (``results_seg.md`` ...).
 """
@@ -112,14 +114,14 @@ class SegTransferStudy(TransferStudy):
         def run():
             os.makedirs(osp.dirname(dst), exist_ok=True)
             cfg = self._detection_cfg('convert', osp.join(self.work, 'checkpoints'))
-            if arm == 'soco':
+            if self.init_arms.converts_as(arm) == 'soco':  # soco, init+soco (init of SoCo)
                 from mmsoco.converters.to_mmseg import convert_soco_checkpoint
                 conv = convert_soco_checkpoint(checkpoint, dst, config=cfg)
                 self.log(conv.summary())
                 return dict(checkpoint=dst, mapped=len(conv.mapped),
                             left_out=len(conv.left_out), target=conv.target)
             return dict(checkpoint=dst, **extract_backbone_for_segmentor(checkpoint, dst, cfg))
-        return self.book.run(f'convert_{arm}_mmseg-{s.seg_model}', self._pretrain_settings(),
+        return self.book.run(f'convert_{arm}_mmseg-{s.seg_model}', self._pretrain_settings(arm),
                              run)
 
     def _evaluate(self, arm: str, seed: int, checkpoint: str):

@@ -8,7 +8,9 @@ schedule and the same seeds, and evaluated with mmdet's ``CocoMetric`` on the sa
   FPN and box head, checked against the detector) -> fine-tune -> evaluate;
 * ``byol``: mmselfsup's BYOL (``configs/study/byol_*``) on the same images, iterations and batch
   -> its online backbone -> fine-tune -> evaluate;
-* ``scratch``: random initialisation -> fine-tune -> evaluate.
+* ``scratch``: random initialisation -> fine-tune -> evaluate;
+* with ``--init CKPT``, ``init``, ``init+soco`` and ``init+byol``: an existing model fine-tuned as
+  it is, or continued with SoCo or BYOL first (:mod:`mmsoco.study.init_arms`).
 
 Every step is a stage of :class:`~mmsoco.study.stages.StageBook`: a re-run keeps what finished,
 a killed training stage resumes from its last checkpoint.  The study writes ``results.json``,
@@ -22,9 +24,12 @@ from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Dict, List, Optional
 
+from .init_arms import INIT_ARMS, InitArms, method
 from .stages import StageBook
 
 ARMS = ('soco', 'byol', 'scratch')
+#: every arm, in report order (the ``init*`` arms need ``init``)
+ALL_ARMS = ARMS + INIT_ARMS
 METRICS = OrderedDict([('AP', 'coco/bbox_mAP'), ('AP50', 'coco/bbox_mAP_50'),
                        ('AP75', 'coco/bbox_mAP_75')])
 
@@ -39,7 +44,7 @@ class StudySettings:
         val_json (str): COCO json of the evaluation split.
         img_root (str): Folder both jsons' ``file_name`` are relative to.
         work_dir (str): Where every stage writes.
-        arms (list[str]): Subset of :data:`ARMS`.
+        arms (list[str]): Subset of :data:`ALL_ARMS` (the ``init*`` arms need ``init``).
         seeds (list[int]): Fine-tuning seeds (each arm is fine-tuned once per seed).
         pretrain_iters (int): Pretraining iterations (SoCo and BYOL alike).
         pretrain_batch (int): Pretraining images per iteration.
@@ -61,6 +66,8 @@ class StudySettings:
         cfg_options (dict): Extra config overrides (mmengine ``merge_from_dict`` form, e.g.
             ``{'model.train_cfg.rcnn.sampler.num': 32}``) per config: keys ``'soco'``,
             ``'byol'``, ``'det'`` (the detection config of every arm).
+        init (str, optional): An existing model (any layout ``init2soco.py`` reads) for the
+            ``init``, ``init+soco`` and ``init+byol`` arms.
     """
 
     pretrain_images: List[str]
@@ -84,15 +91,22 @@ class StudySettings:
     ckpt_interval: Optional[int] = None
     det_name: Optional[str] = None
     cfg_options: Dict[str, dict] = field(default_factory=dict)
+    init: Optional[str] = None
 
     def __post_init__(self):
         self.pretrain_images = [osp.abspath(p) for p in self.pretrain_images]
         for key in ('train_json', 'val_json', 'img_root', 'work_dir'):
             setattr(self, key, osp.abspath(getattr(self, key)))
-        unknown = [a for a in self.arms if a not in ARMS]
+        unknown = [a for a in self.arms if a not in ALL_ARMS]
         if unknown or not self.arms:
-            raise ValueError(f'arms must be chosen from {ARMS}, got {self.arms}')
-        self.arms = [a for a in ARMS if a in self.arms]  # fixed order
+            raise ValueError(f'arms must be chosen from {ALL_ARMS}, got {self.arms}')
+        self.arms = [a for a in ALL_ARMS if a in self.arms]  # fixed order
+        if self.init is not None:
+            self.init = osp.abspath(self.init)
+            if not osp.isfile(self.init):
+                raise FileNotFoundError(f'init checkpoint {self.init!r} does not exist')
+        elif any(a in INIT_ARMS for a in self.arms):
+            raise ValueError(f'the arms {INIT_ARMS} start from a model: give --init CKPT')
         if not self.seeds:
             raise ValueError('give at least one fine-tuning seed')
         for key in ('pretrain_iters', 'pretrain_batch', 'pretrain_size', 'finetune_iters',
@@ -113,8 +127,9 @@ class StudySettings:
         unknown = set(self.cfg_options) - {'soco', 'byol', 'det'}
         if unknown:
             raise ValueError(f"cfg_options keys must be 'soco', 'byol' or 'det', got {unknown}")
-        if any(a in self.arms for a in ('soco', 'byol')) and not self.pretrain_images:
-            raise ValueError('the soco and byol arms need pretraining image folders')
+        if any(method(a) for a in self.arms) and not self.pretrain_images:
+            raise ValueError('the soco, byol, init+soco and init+byol arms need pretraining '
+                             'image folders')
 
 
 class TransferStudy:
@@ -137,6 +152,7 @@ class TransferStudy:
         self.classes = self._read_classes()
         # fine-tuning and evaluation stages of a named labelled set carry its name
         self.prefix = f'{settings.det_name}_' if settings.det_name else ''
+        self.init_arms = InitArms(self)
 
     def _read_classes(self) -> List[str]:
         """The class names of the labelled set (detection: the train json's categories)."""
@@ -151,11 +167,12 @@ class TransferStudy:
         s = self.s
         return dict(depth=s.depth, device=s.device, amp=s.amp)
 
-    def _pretrain_settings(self) -> dict:
+    def _pretrain_settings(self, arm: Optional[str] = None) -> dict:
         s = self.s
         return dict(self._common(), images=s.pretrain_images, iters=s.pretrain_iters,
                     batch=s.pretrain_batch, size=s.pretrain_size, seed=s.pretrain_seed,
-                    options={k: s.cfg_options.get(k) for k in ('soco', 'byol')})
+                    options={k: s.cfg_options.get(k) for k in ('soco', 'byol')},
+                    **self.init_arms.settings(arm))
 
     def _finetune_settings(self, arm: str, seed: int) -> dict:
         s = self.s
@@ -163,7 +180,7 @@ class TransferStudy:
                    img_root=s.img_root, iters=s.finetune_iters, batch=s.finetune_batch,
                    scale=s.det_scale, options=s.cfg_options.get('det'))
         if arm != 'scratch':
-            out['pretrain'] = self._pretrain_settings()
+            out['pretrain'] = self._pretrain_settings(arm)
         return out
 
     # ------------------------------------------------------------------ stages
@@ -204,22 +221,30 @@ class TransferStudy:
             raise RuntimeError(f'training finished without its last checkpoint {final}')
         return final
 
-    def _pretrain(self, arm: str):
+    def pretrain_config(self, method_name: str, work_dir: str):
+        """The ``'soco'`` or ``'byol'`` pretraining config of this study."""
         from .configs import byol_config, soco_config
         s = self.s
-        work_dir = osp.join(self.work, 'pretrain', arm)
         common = dict(work_dir=work_dir, iters=s.pretrain_iters, batch=s.pretrain_batch,
                       view_size=s.pretrain_size, depth=s.depth, workers=s.workers,
                       seed=s.pretrain_seed, amp=s.amp, ckpt_interval=s.ckpt_interval)
+        if method_name == 'soco':
+            cfg = soco_config(self.pretrain_root, self.list_file, self.proposals, **common)
+        else:
+            cfg = byol_config(self.pretrain_root, self.list_file, **common)
+        cfg.merge_from_dict(s.cfg_options.get(method_name) or {})
+        return cfg
+
+    def _pretrain(self, arm: str):
+        if arm == 'init':   # no pretraining: the converted model itself
+            return self.init_arms.start()
+        work_dir = osp.join(self.work, 'pretrain', arm)
 
         def run():
-            if arm == 'soco':
-                cfg = soco_config(self.pretrain_root, self.list_file, self.proposals, **common)
-            else:
-                cfg = byol_config(self.pretrain_root, self.list_file, **common)
-            cfg.merge_from_dict(s.cfg_options.get(arm) or {})
-            return dict(checkpoint=self._train_runner(cfg), work_dir=work_dir)
-        return self.book.run(f'pretrain_{arm}', self._pretrain_settings(), run, work_dir)
+            cfg = self.pretrain_config(method(arm), work_dir)
+            return dict(checkpoint=self._train_runner(cfg, self.init_arms.load_from(arm)),
+                        work_dir=work_dir)
+        return self.book.run(f'pretrain_{arm}', self._pretrain_settings(arm), run, work_dir)
 
     def _detection_cfg(self, name: str, work_dir: str, seed: int = 0):
         from .configs import detection_config
@@ -237,7 +262,7 @@ class TransferStudy:
         def run():
             os.makedirs(osp.dirname(dst), exist_ok=True)
             cfg = self._detection_cfg('convert', osp.join(self.work, 'checkpoints'))
-            if arm == 'soco':
+            if self.init_arms.converts_as(arm) == 'soco':
                 from mmsoco.converters import convert_soco_checkpoint
                 conv = convert_soco_checkpoint(checkpoint, dst, config=cfg)
                 self.log(conv.summary())
@@ -245,7 +270,7 @@ class TransferStudy:
                             left_out=len(conv.left_out), layout=conv.layout.name)
             from .weights import extract_backbone
             return dict(checkpoint=dst, **extract_backbone(checkpoint, dst, cfg))
-        return self.book.run(f'convert_{arm}', self._pretrain_settings(), run)
+        return self.book.run(f'convert_{arm}', self._pretrain_settings(arm), run)
 
     def _finetune(self, arm: str, seed: int, init: Optional[str]):
         name = f'{self.prefix}{arm}_seed{seed}'
@@ -283,9 +308,9 @@ class TransferStudy:
         s = self.s
         init: Dict[str, Optional[str]] = dict(scratch=None)
         pretrained = [a for a in s.arms if a != 'scratch']
-        if pretrained:
+        if any(method(a) for a in pretrained):
             self._collection()
-        if 'soco' in pretrained:
+        if any(method(a) == 'soco' for a in pretrained):
             self._proposals()
         for arm in pretrained:
             ckpt = self._pretrain(arm).outputs['checkpoint']
@@ -328,4 +353,4 @@ def default_workers() -> int:
     return max(1, min(8, os.cpu_count() or 1))
 
 
-__all__ = ['ARMS', 'StudySettings', 'TransferStudy', 'parse_metrics', 'default_workers']
+__all__ = ['ARMS', 'ALL_ARMS', 'StudySettings', 'TransferStudy', 'parse_metrics', 'default_workers']

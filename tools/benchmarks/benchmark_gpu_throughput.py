@@ -30,9 +30,11 @@ older mmsoco called it ``all``).  Levers, each on/off: ``channels_last``, ``cudn
 device copies), ``sgd`` (plain SGD instead of LARS: the cost of LARS's per-tensor norms and
 their host syncs), ``pageable`` (DataLoader without pinned memory).
 
-    # data: real photos + their selective-search proposals (computed once, cached)
+    # data: real photos + their selective-search proposals (computed once, cached); any photo
+    # folders, e.g. COCO train2017 images (https://cocodataset.org) and the raccoon photos
+    # (https://github.com/datitran/raccoon_dataset)
     python tools/benchmarks/benchmark_gpu_throughput.py --prepare-data work_dirs/gpu_data \\
-        --photos ../shared/datasets/coco128/images/train2017 ../shared/datasets/raccoon/images
+        --photos DIR [DIR ...]
     # GPU: the matrix (batches 64, 128 x tf32/bf16/fp16 x single/original), then each lever
     python tools/benchmarks/benchmark_gpu_throughput.py --data work_dirs/gpu_data --workers 14 \\
         --lever-sweep --out results.jsonl
@@ -311,8 +313,12 @@ def settings(args):
     base_levers = [lv for lv in LEVERS if getattr(args, lv)]
     common = dict(device=args.device, data=osp.abspath(args.data), workers=args.workers,
                   steps=args.steps, warmup=args.warmup)
+    if getattr(args, 'rows', None):
+        matrix = [(int(b), p, q) for b, p, q in args.rows]
+    else:
+        matrix = [(b, p, q) for b in args.batches for p in args.precisions for q in args.poolings]
     rows = [dict(common, batch=b, precision=p, pooling=q, levers=base_levers)
-            for b in args.batches for p in args.precisions for q in args.poolings]
+            for b, p, q in matrix]
     if args.lever_sweep:
         b, p, q = args.lever_base
         b = int(b)
@@ -354,9 +360,8 @@ def main():
     parser.add_argument('--prepare-data', metavar='DIR',
                         help='copy --photos into DIR/train and compute DIR/proposals.npz, then '
                         'exit')
-    parser.add_argument('--photos', nargs='+', default=[
-        osp.join(REPO, '..', 'shared', 'datasets', 'coco128', 'images', 'train2017'),
-        osp.join(REPO, '..', 'shared', 'datasets', 'raccoon', 'images')])
+    parser.add_argument('--photos', nargs='+', metavar='DIR',
+                        help='photo folders for --prepare-data')
     parser.add_argument('--device', default='cuda')
     parser.add_argument('--batches', type=int, nargs='+',
                         help='per device (default: 64 128 on a GPU, 2 on the CPU)')
@@ -374,6 +379,13 @@ def main():
                         help='after the matrix, toggle each lever alone on --lever-base')
     parser.add_argument('--lever-base', nargs=3, default=['128', 'bf16', 'single'],
                         metavar=('BATCH', 'PRECISION', 'POOLING'))
+    parser.add_argument('--row', dest='rows', nargs=3, action='append',
+                        metavar=('BATCH', 'PRECISION', 'POOLING'),
+                        help='one setting (repeatable); replaces the batches x precisions x '
+                        'poolings matrix')
+    parser.add_argument('--deadline', type=float,
+                        help='Unix time after which no further row is started (a row is '
+                        'skipped when the longest row so far would not end before it)')
     parser.add_argument('--no-flops', action='store_true', help='skip the FLOP count')
     parser.add_argument('--no-ceiling', action='store_true', help='skip the pipeline ceiling')
     parser.add_argument('--ceiling-batches', type=int, default=20)
@@ -387,10 +399,16 @@ def main():
         print(json.dumps(run_setting(json.loads(args.one))))
         return
     if args.prepare_data:
+        if not args.photos:
+            parser.error('--prepare-data needs --photos DIR [DIR ...] (folders of photos)')
         print(prepare_data(args.prepare_data, args.photos))
         return
     check_data(args.data)
     cuda = args.device.startswith('cuda')
+    for b, p, q in args.rows or []:
+        if not b.isdigit() or p not in PRECISIONS:
+            parser.error(f'--row {b} {p} {q}: expected BATCH (an integer) PRECISION '
+                         f'({"/".join(PRECISIONS)}) POOLING')
     args.batches = args.batches or ([64, 128] if cuda else [2])
     args.precisions = args.precisions or (['tf32', 'bf16', 'fp16'] if cuda else ['fp32'])
     import torch
@@ -412,18 +430,20 @@ def main():
         print(f'peak dense TFLOP/s of {kind} (vendor figures, not measured): '
               + ', '.join(f'{k} {v}' for k, v in peak.items()), flush=True)
 
+    rows = settings(args)
     flops = {}
     if not args.no_flops:
         set_scope()
-        for pooling in args.poolings:
+        for pooling in dict.fromkeys(r['pooling'] for r in rows):
             flops[pooling] = count_flops(args.data, pooling, args.device) / 1e9
             record('flops', dict(pooling=pooling, gflop_per_image=flops[pooling]))
             print(f'model FLOPs per image, one training step, pooling {pooling}: '
                   f'{flops[pooling]:.1f} GFLOP', flush=True)
     ceiling = None
     if not args.no_ceiling:
-        c = pipeline_ceiling(args.data, max(args.batches), args.workers, args.ceiling_batches,
-                             warmup=2, pin_memory=args.device.startswith('cuda'))
+        c = pipeline_ceiling(args.data, max(r['batch'] for r in rows), args.workers,
+                             args.ceiling_batches, warmup=2,
+                             pin_memory=args.device.startswith('cuda'))
         ceiling = c['samples_s']
         record('ceiling', c)
         print(f"pipeline ceiling (DataLoader alone, {args.workers} workers, batch "
@@ -432,11 +452,23 @@ def main():
     print(f"{'batch':>5} {'prec':>5} {'pooling':>8} {'levers':>28} {'s/step':>7} "
           f"{'img/s':>8} {'wait':>6} {'model i/s':>9} {'peak MiB':>9} {'TFLOP/s':>7} "
           f"{'util':>6} {'binds':>8}", flush=True)
-    for setting in settings(args):
+    longest = 40.0                     # a first guess for one row's wall time, start included
+    for setting in rows:
+        need = longest + (60 if 'compile' in setting['levers'] else 0)
+        if args.deadline and time.time() + need > args.deadline:
+            record('skipped', dict(setting, reason='deadline'))
+            print(f"{setting['batch']:>5} {setting['precision']:>5} {setting['pooling']:>8} "
+                  f"{'+'.join(setting['levers']) or '-':>28}  skipped: the time budget cannot "
+                  f"hold another ~{need:.0f} s row", flush=True)
+            continue
+        t0 = time.time()
         try:
             row = run_subprocess(setting, args.timeout)
         except subprocess.TimeoutExpired:
             row = dict(setting, error=f'timed out after {args.timeout:.0f} s')
+        row['wall_s'] = time.time() - t0
+        if 'compile' not in setting['levers']:
+            longest = max(longest, row['wall_s'])
         record('step', row)
         print(fmt_row(row, flops, ceiling, peak), flush=True)
 

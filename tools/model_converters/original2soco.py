@@ -16,6 +16,8 @@ Examples:
     python tools/model_converters/soco2mmdet.py soco_r50-fpn_100e_in1k.pth soco_mmdet-rcnn.pth
 """
 import argparse
+import os
+import os.path as osp
 import sys
 
 from mmsoco.converters import SoCoCheckpointError
@@ -35,7 +37,8 @@ def parse_args(argv=None):
                         "target (momentum network, *_k) or ema (model_ema, where present)")
     parser.add_argument('--config', default=None,
                         help='pretraining config whose model must take the weights strictly '
-                        '(default: the 100-epoch R50-FPN or R50-C4 config, by the variant found)')
+                        '(default: the 100-epoch R50-FPN or R50-C4 original-recipe config, by '
+                        'the variant found)')
     parser.add_argument('--verbose', action='store_true', help='print every key')
     return parser.parse_args(argv)
 
@@ -48,6 +51,7 @@ def main(argv=None):
         load_into_model(conv, build_soco_model(config))
     except (SoCoCheckpointError, FileNotFoundError) as e:
         sys.exit(f'original2soco: error: {e}')
+    os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
     save_soco_checkpoint(conv, args.dst, meta=dict(original_checkpoint=args.src, config=config))
     print(conv.summary(verbose=args.verbose))
     print(f'loads strictly into the model of {config}')

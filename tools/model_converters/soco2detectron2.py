@@ -7,6 +7,8 @@ Example:
     #   MODEL.PIXEL_STD "[58.395, 57.12, 57.375]"
 """
 import argparse
+import os
+import os.path as osp
 import sys
 from collections import Counter
 
@@ -31,11 +33,16 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    if not osp.isfile(args.src):
+        sys.exit(f'soco2detectron2: error: {args.src} does not exist (expected a SoCo checkpoint '
+                 'saved by the pretraining run)')
     try:
         payload, mapped, left_out, variant = convert_to_detectron2(
             args.src, source=args.source, variant=args.variant)
     except SoCoCheckpointError as e:
-        sys.exit(f'soco2detectron2: error: {args.src}: {e}')
+        where = '' if str(e).startswith(args.src) else f'{args.src}: '
+        sys.exit(f'soco2detectron2: error: {where}{e}')
+    os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
     save_detectron2_pickle(payload, args.dst)
     print(f'SoCo R50-{variant.upper()} checkpoint, {args.source} network -> Detectron2')
     print(f'mapped {len(mapped)} tensors:')

@@ -16,6 +16,8 @@ Examples:
     python tools/model_converters/soco2mmdet.py current_detectron2_Head.pkl soco_fpn_mmdet-rcnn.pth
 """
 import argparse
+import os
+import os.path as osp
 import sys
 
 from mmsoco.converters import (DETECTORS, SoCoCheckpointError, convert_soco_checkpoint,
@@ -47,13 +49,18 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    if not osp.isfile(args.src):
+        sys.exit(f'soco2mmdet: error: {args.src} does not exist (expected a SoCo checkpoint .pth '
+                 'or a Detectron2 .pkl of SoCo weights)')
+    os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
     try:
         src = load_detectron2_pickle(args.src, args.variant) if args.src.endswith('.pkl') \
             else args.src
         conv = convert_soco_checkpoint(src, args.dst, source=args.source,
                                        variant=args.variant, det=args.det, config=args.config)
     except SoCoCheckpointError as e:
-        sys.exit(f'soco2mmdet: error: {args.src}: {e}')
+        where = '' if str(e).startswith(args.src) else f'{args.src}: '
+        sys.exit(f'soco2mmdet: error: {where}{e}')
     print(conv.summary(verbose=args.verbose))
     print(f'saved {args.dst}')
 

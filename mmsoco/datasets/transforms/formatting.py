@@ -26,8 +26,17 @@ class PackSoCoInputs(BaseTransform):
     ``sample_idx`` as mmselfsup stores it (``InstanceData(value=tensor([idx]))``), and the
     metainfo named by ``meta_keys`` that the results have.
 
-    Required keys: ``img`` (list of uint8 (h, w, 3)), ``view_bboxes``, ``view_proposal_ids``,
-    ``proposal_valid``.
+    From :class:`SoCoViews` with ``select='after_crop'`` (one box set per pair, V1 carrying one
+    per pair), the data sample holds instead
+
+    - ``pair_bboxes``: float32 (P, 2, K, 4), pair p's boxes in its first and its second view;
+    - ``pair_proposal_ids``: int64 (P, K); ``pair_valid``: bool (P, K);
+
+    and ``view_pairs`` (list of ``(a, b)``, the views of each pair) in its metainfo.
+
+    Required keys: ``img`` (list of uint8 (h, w, 3)), and ``view_bboxes``,
+    ``view_proposal_ids``, ``proposal_valid`` or ``pair_bboxes``, ``pair_proposal_ids``,
+    ``pair_valid``, ``view_pairs``.
 
     Args:
         meta_keys (sequence[str]): Keys copied into the data sample's metainfo when present.
@@ -51,12 +60,19 @@ class PackSoCoInputs(BaseTransform):
             inputs.append(torch.from_numpy(np.ascontiguousarray(view.transpose(2, 0, 1))))
 
         data_sample = SelfSupDataSample()
-        data_sample.set_field(torch.from_numpy(np.asarray(results['view_bboxes'], np.float32)),
-                              'view_bboxes')
-        data_sample.set_field(
-            torch.from_numpy(np.asarray(results['view_proposal_ids'], np.int64)), 'proposal_ids')
-        data_sample.set_field(torch.from_numpy(np.asarray(results['proposal_valid'], bool)),
-                              'proposal_valid')
+        if 'pair_bboxes' in results:
+            for key, dtype in (('pair_bboxes', np.float32), ('pair_proposal_ids', np.int64),
+                               ('pair_valid', bool)):
+                data_sample.set_field(torch.from_numpy(np.asarray(results[key], dtype)), key)
+            data_sample.set_metainfo(dict(view_pairs=[tuple(p) for p in results['view_pairs']]))
+        else:
+            data_sample.set_field(
+                torch.from_numpy(np.asarray(results['view_bboxes'], np.float32)), 'view_bboxes')
+            data_sample.set_field(
+                torch.from_numpy(np.asarray(results['view_proposal_ids'], np.int64)),
+                'proposal_ids')
+            data_sample.set_field(torch.from_numpy(np.asarray(results['proposal_valid'], bool)),
+                                  'proposal_valid')
         if 'sample_idx' in results:
             data_sample.sample_idx = InstanceData(value=torch.tensor([results['sample_idx']]))
         data_sample.set_metainfo({k: results[k] for k in self.meta_keys if k in results})

@@ -186,36 +186,72 @@ class FastSolarize(BaseTransform):
 
 @TRANSFORMS.register_module()
 class BoxCutout(BaseTransform):
-    """Cut a rectangle out of each proposal with probability ``prob`` (off in the paper).
+    """Cut part of each proposal out, with probability ``prob`` per box (off in the paper).
 
-    The original SoCo code erases part of the object inside each box; the paper does not mention
-    it, so the default pipeline leaves it out.  Each box, with probability ``prob``, gets one
-    rectangle whose width and height are fractions ``U[scale]`` of the box's, placed uniformly
-    inside the box and filled with ``fill`` (BGR).
+    The paper does not mention it; the original code's ``RandomCutoutInBbox`` does it in some of
+    the released recipes.  Two modes:
+
+    - ``'inside'`` (default): a rectangle whose width and height are fractions ``U[scale]`` of
+      the box's, placed uniformly inside the box.
+    - ``'original'``: ``RandomCutoutInBbox``.  A square of area ``U[area]`` times the box's,
+      side ``s = round(sqrt(area))``, covering pixels ``c - s // 2 .. c + s // 2`` around a centre
+      pixel ``c`` drawn uniformly among the pixels the box covers, clipped to the view.  The
+      original draws that centre with ``random.randint`` on fractional coordinates, which
+      Python refuses; this reads it as the integer part of each bound of its inclusive box.
+      Placed last in a view's sub-pipeline (after flip and colour) with ``fill`` the data
+      preprocessor's mean, it is the original's zero fill of the normalised tensor (to the
+      rounding of the mean to whole grey levels).
+
+    Runs over every box the view carries, the repeats that pad to K included, as the original.
 
     Required keys: ``img``, ``proposals``.  Modified keys: ``img``.
 
     Args:
         prob (float): Probability per box. Defaults to 0.5.
-        scale (tuple): Range of the side fractions. Defaults to (0.2, 0.5).
-        fill (sequence[int]): Fill colour, BGR. Defaults to (0, 0, 0).
+        scale (tuple): ``'inside'``: range of the side fractions. Defaults to (0.2, 0.5).
+        fill (sequence[float]): Fill colour, BGR, rounded to uint8. Defaults to (0, 0, 0).
+        mode (str): ``'inside'`` or ``'original'``. Defaults to ``'inside'``.
+        area (tuple): ``'original'``: range of the square's area over the box's.
+            Defaults to (0.1, 0.3).
     """
 
     def __init__(self, prob: float = 0.5, scale: Tuple[float, float] = (0.2, 0.5),
-                 fill: Sequence[int] = (0, 0, 0)) -> None:
-        assert 0 < scale[0] <= scale[1] <= 1
+                 fill: Sequence[float] = (0, 0, 0), mode: str = 'inside',
+                 area: Tuple[float, float] = (0.1, 0.3)) -> None:
+        assert 0 < scale[0] <= scale[1] <= 1 and 0 < area[0] <= area[1] <= 1
+        if mode not in ('inside', 'original'):
+            raise ValueError(f"BoxCutout: mode must be 'inside' or 'original', got {mode!r}")
         self.prob = prob
         self.scale = tuple(scale)
-        self.fill = tuple(int(v) for v in fill)
+        self.mode = mode
+        self.area = tuple(area)
+        self.fill = tuple(int(np.clip(np.rint(v), 0, 255)) for v in fill)
+
+    def _original_region(self, box, width: int, height: int):
+        """Rows and columns (inclusive) of the original's square for one box, clipped."""
+        x1, y1, x2, y2 = (float(v) for v in box)
+        side = int(round(np.sqrt(np.random.uniform(*self.area) * (x2 - x1) * (y2 - y1))))
+        half = side // 2
+        # the pixels the box covers: floor(x1) .. ceil(x2) - 1
+        cx = np.random.randint(int(np.floor(x1)), max(int(np.ceil(x2)), int(np.floor(x1)) + 1))
+        cy = np.random.randint(int(np.floor(y1)), max(int(np.ceil(y2)), int(np.floor(y1)) + 1))
+        return (max(cy - half, 0), min(cy + half, height - 1),
+                max(cx - half, 0), min(cx + half, width - 1))
 
     def transform(self, results: dict) -> dict:
         boxes = results.get('proposals', ())
         if len(boxes) == 0 or self.prob == 0:
             return results
         img = results['img'].copy()
-        for x1, y1, x2, y2 in boxes:
+        height, width = img.shape[:2]
+        for box in boxes:
             if np.random.rand() >= self.prob:
                 continue
+            if self.mode == 'original':
+                r0, r1, c0, c1 = self._original_region(box, width, height)
+                img[r0:r1 + 1, c0:c1 + 1] = self.fill[:img.shape[2]]
+                continue
+            x1, y1, x2, y2 = box
             fw, fh = np.random.uniform(*self.scale, size=2)
             cw, ch = (x2 - x1) * fw, (y2 - y1) * fh
             cx = x1 + np.random.uniform(0, x2 - x1 - cw)
@@ -227,4 +263,6 @@ class BoxCutout(BaseTransform):
         return results
 
     def __repr__(self) -> str:
-        return f'{self.__class__.__name__}(prob={self.prob}, scale={self.scale})'
+        extent = f'area={self.area}' if self.mode == 'original' else f'scale={self.scale}'
+        return (f'{self.__class__.__name__}(mode={self.mode!r}, prob={self.prob}, {extent}, '
+                f'fill={self.fill})')

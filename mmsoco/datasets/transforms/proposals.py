@@ -35,20 +35,32 @@ class SelectProposals(BaseTransform):
     Fallback ``no_proposals``: an image without any usable proposal gets the whole image as its only
     box, with id ``-1`` (:data:`WHOLE_IMAGE_ID`).
 
+    ``select='after_crop'`` passes every usable proposal on instead of drawing K: the original
+    code draws K per pair of views after the crops, in :class:`SoCoViews` (``select='after_crop'``
+    there too).
+
     Required keys: ``img``, ``proposals`` (float32 (n, 4) x1, y1, x2, y2).
     Optional keys: ``proposal_ids`` (int (n,), default ``arange(n)``), ``proposals_image_size``
     ((w, h) the proposals were computed at).
     Modified keys: ``proposals`` (float32 (k, 4)), ``proposal_ids`` (int64 (k,)).
-    Added keys: ``num_proposals`` (int, the K every view is padded to).
+    Added keys: ``num_proposals`` (int, the K every view is padded to), ``proposals_drawn``
+    (bool, whether K were drawn here).
 
     Args:
         num_proposals (int): K, proposals per image and iteration. Defaults to 4.
+        select (str): ``'before_crop'`` (draw K here, the paper) or ``'after_crop'`` (keep all,
+            the original code). Defaults to ``'before_crop'``.
         log_interval (int): Samples between fallback summaries. Defaults to 1000.
     """
 
-    def __init__(self, num_proposals: int = 4, log_interval: int = 1000) -> None:
+    def __init__(self, num_proposals: int = 4, select: str = 'before_crop',
+                 log_interval: int = 1000) -> None:
         assert num_proposals >= 1
+        if select not in ('before_crop', 'after_crop'):
+            raise ValueError("SelectProposals: select must be 'before_crop' or 'after_crop', "
+                             f'got {select!r}')
         self.num_proposals = num_proposals
+        self.select = select
         self.fallbacks = FallbackCounter(
             'SelectProposals',
             dict(no_proposals='image without usable proposals: the whole image is its box',
@@ -95,6 +107,8 @@ class SelectProposals(BaseTransform):
             self.fallbacks.add('no_proposals')
             boxes = np.array([[0, 0, width, height]], np.float32)
             ids = np.array([WHOLE_IMAGE_ID], np.int64)
+        elif self.select == 'after_crop':
+            pass  # SoCoViews draws K per pair after the crops
         elif len(boxes) > self.num_proposals:
             choice = np.random.choice(len(boxes), self.num_proposals, replace=False)
             boxes, ids = boxes[choice], ids[choice]
@@ -107,10 +121,12 @@ class SelectProposals(BaseTransform):
         results['proposals'] = boxes
         results['proposal_ids'] = ids
         results['num_proposals'] = self.num_proposals
+        results['proposals_drawn'] = self.select == 'before_crop'
         return results
 
     def __repr__(self) -> str:
-        return f'{self.__class__.__name__}(num_proposals={self.num_proposals})'
+        return (f'{self.__class__.__name__}(num_proposals={self.num_proposals}, '
+                f'select={self.select!r})')
 
 
 @TRANSFORMS.register_module()

@@ -9,6 +9,17 @@ from mmselfsup.structures import SelfSupDataSample
 
 from mmsoco.registry import MODELS
 
+#: Why ``roi_pooling='single'`` cannot take the released recipes' data (one line).
+PER_PAIR_NEEDS_ORIGINAL = (
+    "roi_pooling='single' embeds each view once, but the data gives V1 one box set per pair "
+    "(SoCoViews(select='after_crop'), the released recipes): set model.roi_pooling='original'")
+
+
+def shared_view(view_pairs: Sequence[Tuple[int, int]]) -> Optional[int]:
+    """A view that belongs to more than one pair (V1 in SoCo), or None."""
+    views = [v for pair in view_pairs for v in pair]
+    return next((v for v in views if views.count(v) > 1), None)
+
 
 @MODELS.register_module()
 class SoCo(BaseModel):
@@ -47,6 +58,10 @@ class SoCo(BaseModel):
       so running statistics also evolve as in the original.  L times the box work of
       ``'single'``, plus one more box pass per extra pair of a view.  With one level (C4) only
       the per-pair passes differ from ``'single'``.
+
+    The released recipes (``SoCoViews(select='after_crop')``) give V1 one box set per pair
+    (``pair_bboxes``): ``'original'`` then embeds V1 for each pair with that pair's boxes, as the
+    original; ``'single'``, which embeds V1 once, refuses them.
 
     What ``'original'`` still does differently, both on the data side: box k of one view is
     matched with box k of the other and the repeats that pad an image to K boxes are masked
@@ -168,13 +183,14 @@ class SoCo(BaseModel):
         return per_level[levels, torch.arange(rois.size(0), device=rois.device)]
 
     def _view_embeddings(self, net: Dict[str, nn.Module], inputs: List[torch.Tensor],
-                         rois: List[torch.Tensor],
+                         rois: Dict[tuple, torch.Tensor],
                          predictor: Optional[nn.Module] = None) -> Dict[tuple, torch.Tensor]:
         """Box embeddings of every view used, keyed ``(view, pair)`` for each pair of the view.
 
         Views go one at a time (backbone and neck once per view).  ``'single'`` embeds a view's
         boxes once and shares the result across its pairs; ``'original'`` embeds them once per
-        pair, in ``view_pairs`` order, as the original code did (V1 for V2, then V1 for V3).
+        pair, in ``view_pairs`` order, as the original code did (V1 for V2, then V1 for V3),
+        each time with that pair's boxes ``rois[(view, pair)]`` (N*K, 5).
 
         Returns:
             dict[tuple[int, tuple], Tensor]: ``(v, pair) -> (N*K, C_proj)``.
@@ -186,7 +202,7 @@ class SoCo(BaseModel):
             emb = None
             for pair in (p for p in self.view_pairs if v in p):
                 if emb is None or self.roi_pooling == 'original':
-                    emb = self._box_embeddings(net, feats, rois[v], predictor)  # (N*K) x C
+                    emb = self._box_embeddings(net, feats, rois[(v, pair)], predictor)  # NK x C
                 out[(v, pair)] = emb
         return out
 
@@ -226,6 +242,49 @@ class SoCo(BaseModel):
         return rois, valid
 
     @staticmethod
+    def pack_pair_rois(data_samples: List[SelfSupDataSample], view_pairs: Sequence[tuple]
+                       ) -> Tuple[Dict[tuple, torch.Tensor], Dict[tuple, torch.Tensor]]:
+        """Gather the boxes of every pair of the batch into RoIs, one set per (view, pair).
+
+        Args:
+            data_samples (list[SelfSupDataSample]): Each with ``pair_bboxes`` (P, 2, K, 4),
+                ``pair_valid`` (P, K) and ``view_pairs`` in its metainfo (see
+                :class:`PackSoCoInputs`).
+            view_pairs (Sequence[tuple]): The model's pairs, which must be the data's.
+
+        Returns:
+            tuple: ``rois`` -- ``(view, pair) -> (N*K, 5)`` (batch index, x1, y1, x2, y2), and
+            ``valid`` -- ``pair -> bool (N, K)``.
+        """
+        pairs = [tuple(p) for p in view_pairs]
+        data_pairs = [tuple(p) for p in data_samples[0].view_pairs]
+        if data_pairs != pairs:
+            raise ValueError(f'the data gives boxes for the view pairs {data_pairs} but the model '
+                             f'pairs {pairs}: set model.view_pairs to the pipeline\'s')
+        bboxes = torch.stack([s.pair_bboxes for s in data_samples])          # N x P x 2 x K x 4
+        valid = torch.stack([s.pair_valid for s in data_samples]).bool()     # N x P x K
+        n, _, _, k, _ = bboxes.shape
+        batch_idx = torch.arange(n, device=bboxes.device, dtype=bboxes.dtype)
+        batch_idx = batch_idx.repeat_interleave(k)[:, None]                   # (N*K) x 1
+        rois, valid_of = {}, {}
+        for p, pair in enumerate(pairs):
+            for side, v in enumerate(pair):
+                rois[(v, pair)] = torch.cat(
+                    [batch_idx, bboxes[:, p, side].reshape(n * k, 4)], dim=1)  # (N*K) x 5
+            valid_of[pair] = valid[:, p]                                         # N x K
+        return rois, valid_of
+
+    def _rois_per_pair(self, data_samples: List[SelfSupDataSample], num_views: int):
+        """RoIs keyed ``(view, pair)`` and validity keyed ``pair``, from either packing."""
+        if 'pair_bboxes' in data_samples[0]:
+            if self.roi_pooling != 'original' and shared_view(self.view_pairs) is not None:
+                raise ValueError(PER_PAIR_NEEDS_ORIGINAL)
+            return self.pack_pair_rois(data_samples, self.view_pairs)
+        view_rois, valid = self.pack_rois(data_samples, num_views)
+        rois = {(v, pair): view_rois[v] for pair in self.view_pairs for v in pair}
+        return rois, {pair: valid for pair in self.view_pairs}
+
+    @staticmethod
     def pair_loss(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor,
                   reduction: str = 'image') -> torch.Tensor:
         """``-2 cos(pred, target)`` averaged over valid boxes (paper Eq. 5), in fp32.
@@ -260,18 +319,19 @@ class SoCo(BaseModel):
 
         Args:
             inputs (list[Tensor]): Views V1..V_V, each of shape (N, 3, H_v, W_v).
-            data_samples (list[SelfSupDataSample]): Boxes per view, see :meth:`pack_rois`.
+            data_samples (list[SelfSupDataSample]): Boxes per view, see :meth:`pack_rois`,
+                or per pair, see :meth:`pack_pair_rois`.
 
         Returns:
             dict[str, Tensor]: ``loss_v{a}_v{b}`` for every directed pair (online view a predicts
             target view b), and ``momentum`` (logged only).
         """
         assert isinstance(inputs, list), 'SoCo expects a list of views'
-        rois, valid = self.pack_rois(data_samples, len(inputs))
         used = max(v for pair in self.view_pairs for v in pair)
         if used >= len(inputs):
             raise ValueError(f'view_pairs use view {used + 1} but only {len(inputs)} views '
                              'came from the pipeline')
+        rois, valid = self._rois_per_pair(data_samples, len(inputs))
 
         online_net = self._online_network()
         online = self._view_embeddings(online_net, inputs, rois, self.predictor)
@@ -283,8 +343,8 @@ class SoCo(BaseModel):
         for pair in self.view_pairs:
             a, b = pair
             losses[f'loss_v{a + 1}_v{b + 1}'] = self.pair_loss(
-                online[(a, pair)], target[(b, pair)], valid, self.loss_reduction)
+                online[(a, pair)], target[(b, pair)], valid[pair], self.loss_reduction)
             losses[f'loss_v{b + 1}_v{a + 1}'] = self.pair_loss(
-                online[(b, pair)], target[(a, pair)], valid, self.loss_reduction)
+                online[(b, pair)], target[(a, pair)], valid[pair], self.loss_reduction)
         losses['momentum'] = torch.tensor(momentum)
         return losses

@@ -1,0 +1,50 @@
+"""Turn an existing ResNet into the starting checkpoint of a SoCo run (continued pretraining).
+
+Understood sources: a torchvision ResNet state_dict, an mmselfsup 1.x / mmpretrain
+self-supervised checkpoint (MoCo v2, BYOL, DenseCL, ...), an mmsoco SoCo checkpoint, a checkpoint
+of the original SoCo release.  The result loads strictly into the model of ``--config`` (checked
+here); the target network starts as a copy of the online one.  See docs/continued_pretraining.md.
+
+Examples:
+    # torchvision's supervised ResNet-50, for the 20-epoch continued R50-FPN config
+    python tools/model_converters/init2soco.py resnet50-11ad3fa6.pth init_r50-fpn.pth \
+        --config configs/soco/soco_resnet50-fpn_8xb32-coslr-20e_folder-init.py
+    # an mmselfsup MoCo v2 checkpoint, for the C4 variant (layer4 becomes the res5 RoI head)
+    python tools/model_converters/init2soco.py mocov2_epoch_200.pth init_r50-c4.pth \
+        --config configs/soco/soco_resnet50-c4_8xb32-coslr-20e_folder-init.py
+    # then
+    python tools/train.py configs/soco/soco_resnet50-fpn_8xb32-coslr-20e_folder-init.py \
+        --cfg-options load_from=init_r50-fpn.pth
+"""
+import argparse
+import sys
+
+from mmsoco.converters.init_checkpoint import InitCheckpointError, convert_init_checkpoint
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Convert a torchvision ResNet, an mmselfsup/mmpretrain self-supervised '
+        'checkpoint, an mmsoco or an original SoCo checkpoint into the start of a SoCo run.')
+    parser.add_argument('src', help='the existing model (.pth)')
+    parser.add_argument('dst', help='output checkpoint for load_from (.pth)')
+    parser.add_argument('--config', required=True,
+                        help='the SoCo pretraining config the run uses; its model must take '
+                        'every converted tensor')
+    parser.add_argument('--verbose', action='store_true', help='print every key, not groups')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        conv = convert_init_checkpoint(args.src, args.config, args.dst)
+    except (InitCheckpointError, FileNotFoundError) as e:
+        sys.exit(f'init2soco: error: {e}')
+    print(conv.summary(verbose=args.verbose))
+    print(f'loads strictly into the model of {args.config}')
+    print(f'saved {args.dst}')
+
+
+if __name__ == '__main__':
+    main()
