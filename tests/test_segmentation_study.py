@@ -128,6 +128,29 @@ def test_fcn_study_config_takes_the_soco_backbone(toy_seg_study, tmp_path):
         assert model(torch.zeros(1, 3, 64, 64), mode='tensor').shape == (1, 11, 8, 8)
 
 
+def test_init_arm_fine_tunes_an_existing_model(toy_seg_study, tmp_path):
+    """--init: torchvision's ResNet-18 (random values, BN statistics too) reaches the segmentor
+    of the ``init`` arm and is scored like the other arms."""
+    import torchvision
+    seg_data, _, _ = toy_seg_study
+    g = torch.Generator().manual_seed(0)
+    source = torchvision.models.resnet18(weights=None).state_dict()
+    for value in source.values():
+        if value.is_floating_point():
+            value.copy_(torch.rand(value.shape, generator=g))
+    src = str(tmp_path / 'resnet18.pth')
+    torch.save(source, src)
+    work = str(tmp_path / 'work')
+    assert cli_main(_args(seg_data, seg_data, work, '--init', src, '--arms', 'init',
+                          '--seg-cfg-options', 'train_cfg.val_interval=1000')) == 0
+    result = json.load(open(osp.join(work, 'results_seg.json')))
+    assert list(result['results']) == ['init']
+    assert all(math.isfinite(v) for v in result['results']['init']['mean'].values())
+    conv = torch.load(osp.join(work, 'checkpoints', 'init_r18_mmseg-fcn.pth'))['state_dict']
+    assert torch.equal(conv['backbone.layer3.1.conv2.weight'], source['layer3.1.conv2.weight'])
+    assert torch.equal(conv['backbone.bn1.running_var'], source['bn1.running_var'])
+
+
 def test_mask_outside_the_class_list_stops_before_training(tmp_path, capsys):
     seg_data = _camvid_subset(str(tmp_path / 'camvid'), n_train=2, n_val=1)
     assert check_seg_folder(seg_data, 11, 11)['train'] == 2
