@@ -33,7 +33,7 @@ command -v g++ >/dev/null 2>&1 || die "no C++ compiler (g++) found; mmcv's ops a
 
 stamp_want="$(sha256sum "$PINS" | cut -c1-16)"
 if [ -f "$VENV/.mmsoco-stamp" ] && [ "$(cat "$VENV/.mmsoco-stamp")" = "$stamp_want" ] && \
-   "$VENV/bin/python" -c 'import mmcv.ops, mmdet, mmselfsup, mmsoco' >/dev/null 2>&1; then
+   "$VENV/bin/python" -c 'import mmcv.ops, mmdet, mmselfsup, mmseg.models, mmsoco' >/dev/null 2>&1; then
   exit 0   # already set up: nothing to do
 fi
 
@@ -90,6 +90,10 @@ fi
 step "mmdet, mmcls, mmselfsup, OpenCV contrib, scikit-image, pytest" "${PIP[@]}" install \
   "$(pin mmdet)" "$(pin mmcls)" "$(pin mmselfsup)" "$(pin opencv-contrib-python)" \
   "$(pin scikit-image)" "$(pin pytest)" "$(pin numpy)"
+# mmsegmentation for the segmentation transfer; ftfy and regex are imported by mmseg but not
+# declared by it (requirements/pins.txt)
+step "mmsegmentation (with ftfy, regex)" "${PIP[@]}" install "$(pin mmsegmentation)" \
+  "$(pin ftfy)" "$(pin regex)" "$(pin numpy)"
 # opencv-python (pulled in by some packages) shadows the contrib build's cv2: keep only contrib.
 if "${PIP[@]}" show opencv-python >/dev/null 2>&1 || "${PIP[@]}" show opencv-python-headless >/dev/null 2>&1; then
   step "keep only opencv-contrib" bash -c "'${PIP[0]}' -m pip uninstall -y opencv-python opencv-python-headless && \
@@ -105,7 +109,7 @@ step "openmim's runtime dependencies" "${PIP[@]}" install "$(pin model-index)" c
 step "mmsoco (editable)" "${PIP[@]}" install --no-build-isolation --no-deps --no-use-pep517 \
   -e "$ROOT"
 
-"$VENV/bin/python" -c 'import mmcv.ops, mmdet, mmselfsup, mmsoco, cv2; cv2.ximgproc.segmentation' >>"$LOG" 2>&1 || \
+"$VENV/bin/python" -c 'import mmcv.ops, mmdet, mmselfsup, mmseg.models, mmsoco, cv2; cv2.ximgproc.segmentation' >>"$LOG" 2>&1 || \
   die "the stack installed but does not import; see $LOG"
 echo "$stamp_want" > "$VENV/.mmsoco-stamp"
 echo "mmsoco setup: done ($VENV)"

@@ -1,11 +1,15 @@
-"""Transfer study: SoCo vs BYOL vs scratch for Faster R-CNN R50-FPN (thin wrapper).
+"""Transfer study: SoCo vs BYOL vs scratch for Faster R-CNN R50-FPN, or FCN / Semantic FPN
+(``--task seg``) (thin wrapper).
 
     python tools/transfer_study.py split voc DATA/raccoon --val 40 --out DIR
     python tools/transfer_study.py run --pretrain-images DIR --train-json DIR/train.json \\
         --val-json DIR/val.json --img-root IMAGES --work-dir WORK
     python tools/transfer_study.py toy-data OUT
+    python tools/transfer_study.py run --task seg --pretrain-images DIR --seg-data CAMVID_LIKE \\
+        --seg-classes NAME ... --ignore-index 11 --work-dir WORK
 
-Everything is in :mod:`mmsoco.study` (see its ``cli`` module and docs/transfer_study.md).
+Everything is in :mod:`mmsoco.study` (see its ``cli`` module, docs/transfer_study.md and
+docs/segmentation.md).
 """
 import os
 import sys

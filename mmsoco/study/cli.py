@@ -1,4 +1,5 @@
-"""Command line of ``tools/transfer_study.py``: ``run``, ``split`` and ``toy-data``.
+"""Command line of ``tools/transfer_study.py``: ``run`` (``--task det`` or ``seg``), ``split`` and
+``toy-data``.
 
     # the labelled set: a fixed split written as COCO jsons (raccoon: 160 train / 40 val;
     # DATA holds the labelled sets, e.g. https://github.com/datitran/raccoon_dataset as raccoon/)
@@ -13,6 +14,11 @@
     python tools/transfer_study.py run --init resnet50-11ad3fa6.pth ... (as above)
     # a real, tiny labelled set for a CPU toy run (photos bundled with scikit-image)
     python tools/transfer_study.py toy-data work_dirs/transfer_study/toy/data
+    # semantic segmentation: FCN (or --seg-model fpn) on a folder of images and masks
+    python tools/transfer_study.py run --task seg --pretrain-images DATA \\
+        --seg-data DATA/camvid --ignore-index 11 --seg-classes Sky Building Pole \\
+        Road Pavement Tree SignSymbol Fence Car Pedestrian Bicyclist \\
+        --work-dir work_dirs/transfer_study/camvid
 """
 import argparse
 import json
@@ -21,6 +27,7 @@ import sys
 
 from mmengine.config import DictAction
 
+from .seg_cli import add_seg_arguments, run_seg
 from .study import ALL_ARMS, ARMS, INIT_ARMS, default_workers
 
 
@@ -28,9 +35,9 @@ def _run_parser(sub):
     p = sub.add_parser('run', help='run the comparison (keeps stages finished earlier)')
     p.add_argument('--pretrain-images', nargs='+', default=[],
                    help='unlabelled image folders for pretraining (searched recursively)')
-    p.add_argument('--train-json', required=True, help='COCO json of the training split')
-    p.add_argument('--val-json', required=True, help='COCO json of the evaluation split')
-    p.add_argument('--img-root', required=True, help='folder the jsons\' file_name are under')
+    p.add_argument('--train-json', help='COCO json of the training split (det)')
+    p.add_argument('--val-json', help='COCO json of the evaluation split (det)')
+    p.add_argument('--img-root', help='folder the jsons\' file_name are under (det)')
     p.add_argument('--work-dir', required=True, help='where every stage writes')
     p.add_argument('--det-name', default=None,
                    help='name of the labelled set: its stages and result files carry it, so '
@@ -66,6 +73,7 @@ def _run_parser(sub):
                        help=f'override settings of {what}, e.g. '
                        + ('model.train_cfg.rcnn.sampler.num=128' if key == 'det' else
                           'optim_wrapper.optimizer.lr=0.5'))
+    add_seg_arguments(p)  # --task seg and its options (mmsoco.study.seg_cli)
 
 
 def _split_parser(sub):
@@ -92,7 +100,8 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         prog='python tools/transfer_study.py',
         description='Transfer study: SoCo vs BYOL vs scratch pretraining for Faster R-CNN '
-        'R50-FPN on a small detection set.')
+        'R50-FPN on a small detection set, or (run --task seg) for FCN / Semantic FPN on a '
+        'folder of images and masks.')
     sub = parser.add_subparsers(dest='command', required=True)
     _run_parser(sub)
     _split_parser(sub)
@@ -128,6 +137,12 @@ def main(argv=None) -> int:
         # read by torch when CUDA is first used (after this): the run stays on the CPU
         os.environ['CUDA_VISIBLE_DEVICES'] = ''
     os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+    if args.task == 'seg':
+        return run_seg(args)
+    if not (args.train_json and args.val_json and args.img_root):
+        print('transfer_study: error: run (--task det) needs --train-json, --val-json and '
+              '--img-root', file=sys.stderr)
+        return 2
     from .stages import StageMismatchError
     from .study import StudySettings, TransferStudy
     try:

@@ -11,7 +11,7 @@ import glob
 import json
 import math
 import os.path as osp
-from typing import Callable, Dict, List, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 from .metrics import METRICS
 from .stages import StageRecord
@@ -40,7 +40,8 @@ def read_scalars(work_dir: str, key: str = 'loss') -> List[tuple]:
 
 
 def summarise(records: Dict[str, StageRecord], arms: Sequence[str],
-              seeds: Sequence[int], prefix: str = '') -> dict:
+              seeds: Sequence[int], prefix: str = '',
+              metric_keys: Sequence[str] = METRIC_KEYS) -> dict:
     """Per arm: the metrics of each seed (stage ``evaluate_<prefix><arm>_seed<s>``), the mean."""
     table = {}
     for arm in arms:
@@ -48,30 +49,36 @@ def summarise(records: Dict[str, StageRecord], arms: Sequence[str],
         for seed in seeds:
             rec = records.get(f'evaluate_{prefix}{arm}_seed{seed}')
             if rec is not None:
-                per_seed[str(seed)] = {k: rec.outputs[k] for k in METRIC_KEYS + (
-                    'no_detections', )}
+                per_seed[str(seed)] = {k: rec.outputs[k] for k in tuple(metric_keys) + (
+                    'no_detections', ) if k in rec.outputs}
         mean = None
         if per_seed:
             mean = {k: round(sum(r[k] for r in per_seed.values()) / len(per_seed), 2)
-                    for k in METRIC_KEYS}
+                    for k in metric_keys}
         table[arm] = dict(seeds=per_seed, mean=mean)
     return table
 
 
-def _markdown(table: dict, records: Dict[str, StageRecord], settings: dict) -> str:
-    lines = ['# Transfer study results', '',
-             f'Faster R-CNN R{settings.get("depth", 50)}-FPN (4conv1fc box head, BN), bbox AP '
-             'on the val json (mmdet CocoMetric, percent).', '',
-             '| arm | seed | AP | AP50 | AP75 |', '|---|---|---|---|---|']
+def _markdown(table: dict, records: Dict[str, StageRecord], settings: dict,
+              metric_keys: Sequence[str] = METRIC_KEYS, caption: Optional[str] = None,
+              digits: int = 1) -> str:
+    if caption is None:  # the detection task's
+        caption = (f'Faster R-CNN R{settings.get("depth", 50)}-FPN (4conv1fc box head, BN), '
+                   'bbox AP on the val json (mmdet CocoMetric, percent).')
+    lines = ['# Transfer study results', '', caption, '',
+             '| arm | seed | ' + ' | '.join(metric_keys) + ' |',
+             '|---|---|' + '---|' * len(metric_keys)]
     for arm, entry in table.items():
         for seed, row in entry['seeds'].items():
-            note = ' (no detections)' if row['no_detections'] else ''
-            lines.append(f'| {arm} | {seed} | {row["AP"]:.1f}{note} | {row["AP50"]:.1f} | '
-                         f'{row["AP75"]:.1f} |')
+            note = ' (no detections)' if row.get('no_detections') else ''
+            cells = [f'{row[k]:.{digits}f}' for k in metric_keys]
+            lines.append(f'| {arm} | {seed} | ' + ' | '.join([cells[0] + note] + cells[1:])
+                         + ' |')
         if entry['mean'] is not None:
             m = entry['mean']
-            lines.append(f'| **{arm}** | mean of {len(entry["seeds"])} | **{m["AP"]:.2f}** | '
-                         f'{m["AP50"]:.2f} | {m["AP75"]:.2f} |')
+            cells = [f'{m[k]:.2f}' for k in metric_keys]
+            lines.append(f'| **{arm}** | mean of {len(entry["seeds"])} | '
+                         + ' | '.join([f'**{cells[0]}**'] + cells[1:]) + ' |')
     lines += ['', '## Stages (wall-clock)', '', '| stage | seconds | note |', '|---|---|---|']
     total = 0.
     for name, rec in records.items():
@@ -83,7 +90,8 @@ def _markdown(table: dict, records: Dict[str, StageRecord], settings: dict) -> s
     return '\n'.join(lines)
 
 
-def plot_losses(records: Dict[str, StageRecord], out: str, title: str = '') -> dict:
+def plot_losses(records: Dict[str, StageRecord], out: str, title: str = '',
+                model: str = 'Faster R-CNN') -> dict:
     """Pretraining loss (one panel per pretraining run) and fine-tuning loss (every run).
 
     The runs are the training stages among ``records`` (``pretrain_<arm>``,
@@ -119,7 +127,7 @@ def plot_losses(records: Dict[str, StageRecord], out: str, title: str = '') -> d
             if pts:
                 ax.plot(*zip(*pts), label=name[len('finetune_'):].replace('_', ' '),
                         marker='.' if len(pts) < 30 else None)
-    ax.set_title(f'Faster R-CNN fine-tuning loss{" (" + title + ")" if title else ""}')
+    ax.set_title(f'{model} fine-tuning loss{" (" + title + ")" if title else ""}')
     ax.set_xlabel('iteration')
     ax.set_ylabel('loss')
     ax.grid(alpha=0.3)
@@ -132,25 +140,29 @@ def plot_losses(records: Dict[str, StageRecord], out: str, title: str = '') -> d
 
 def write_report(work_dir: str, settings: dict, arms: Sequence[str], seeds: Sequence[int],
                  records: Dict[str, StageRecord], log: Callable[[str], None] = print,
-                 det_name: str = None) -> dict:
+                 det_name: str = None, metric_keys: Sequence[str] = METRIC_KEYS,
+                 caption: Optional[str] = None, digits: int = 1,
+                 model: str = 'Faster R-CNN') -> dict:
     """Write ``results.json``, ``results.md`` and ``loss_curves.png`` into ``work_dir``.
 
     With ``det_name`` (a named detection set, see :class:`~mmsoco.study.study.StudySettings`)
     the files are ``results_<det_name>.json`` ... and the stages read are
-    ``evaluate_<det_name>_<arm>_seed<s>``.
+    ``evaluate_<det_name>_<arm>_seed<s>``.  ``metric_keys``, ``caption``, ``digits`` (per-seed
+    decimals) and ``model`` (the loss plot's title) default to the detection task's; the
+    segmentation task (:mod:`mmsoco.study.seg_study`) passes its own.
 
     Raises:
         ValueError: A metric is not finite (it would make the table meaningless).
     """
     prefix, suffix = (f'{det_name}_', f'_{det_name}') if det_name else ('', '')
-    table = summarise(records, arms, seeds, prefix)
+    table = summarise(records, arms, seeds, prefix, metric_keys)
     for arm, entry in table.items():
         for seed, row in entry['seeds'].items():
-            bad = [k for k in METRIC_KEYS if not math.isfinite(row[k])]
+            bad = [k for k in metric_keys if not math.isfinite(row[k])]
             if bad:
                 raise ValueError(f'{arm} seed {seed}: non-finite {bad}')
     curves = osp.join(work_dir, f'loss_curves{suffix}.png')
-    points = plot_losses(records, curves, det_name or '')
+    points = plot_losses(records, curves, det_name or '', model)
     files = dict(json=osp.join(work_dir, f'results{suffix}.json'),
                  markdown=osp.join(work_dir, f'results{suffix}.md'), curves=curves)
     result = dict(settings=settings, results=table,
@@ -160,7 +172,7 @@ def write_report(work_dir: str, settings: dict, arms: Sequence[str], seeds: Sequ
                   loss_points=points, files=files)
     with open(files['json'], 'w') as f:
         json.dump(result, f, indent=1)
-    md = _markdown(table, records, settings)
+    md = _markdown(table, records, settings, metric_keys, caption, digits)
     with open(files['markdown'], 'w') as f:
         f.write(md)
     log(md)

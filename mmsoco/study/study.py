@@ -147,14 +147,18 @@ class TransferStudy:
         self.pretrain_root = osp.join(self.work, 'data', 'pretrain', 'images')
         self.list_file = osp.join(self.work, 'data', 'pretrain', 'images.txt')
         self.proposals = osp.join(self.work, 'data', 'pretrain', 'proposals.npz')
-        with open(settings.train_json) as f:
-            cats = json.load(f).get('categories') or []
-        if not cats:
-            raise ValueError(f'{settings.train_json}: no categories')
-        self.classes = [c['name'] for c in sorted(cats, key=lambda c: c['id'])]
+        self.classes = self._read_classes()
         # fine-tuning and evaluation stages of a named labelled set carry its name
         self.prefix = f'{settings.det_name}_' if settings.det_name else ''
         self.init_arms = InitArms(self)
+
+    def _read_classes(self) -> List[str]:
+        """The class names of the labelled set (detection: the train json's categories)."""
+        with open(self.s.train_json) as f:
+            cats = json.load(f).get('categories') or []
+        if not cats:
+            raise ValueError(f'{self.s.train_json}: no categories')
+        return [c['name'] for c in sorted(cats, key=lambda c: c['id'])]
 
     # ------------------------------------------------------------------ settings per stage
     def _common(self) -> dict:
@@ -314,7 +318,12 @@ class TransferStudy:
                 ckpt = self._finetune(arm, seed, init[arm]).outputs['checkpoint']
                 self._evaluate(arm, seed, ckpt)
         return write_report(self.work, asdict(s), s.arms, s.seeds, self.book.records,
-                            self.log, s.det_name)
+                            self.log, s.det_name, **self.report_options())
+
+    def report_options(self) -> dict:
+        """Task-specific arguments of :func:`~mmsoco.study.report.write_report` (metrics,
+        caption); detection uses its defaults."""
+        return {}
 
 
 def default_workers() -> int:
