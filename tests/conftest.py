@@ -15,10 +15,12 @@ from mmengine.registry import DefaultScope  # noqa: E402
 import mmsoco  # noqa: F401,E402  (registers mmsoco's modules)
 
 
-@pytest.fixture(autouse=True, scope='session')
-def mmselfsup_default_scope():
-    if DefaultScope.get_current_instance() is None:
-        DefaultScope.get_instance('mmsoco-tests', scope_name='mmselfsup')
+@pytest.fixture(autouse=True)
+def mmselfsup_default_scope(request):
+    """Every test starts in mmselfsup's scope, as configs run: a Runner built by an earlier test
+    (mmdet's or mmseg's default_scope) would otherwise stay the current scope, and mmsoco's
+    modules, registered in mmselfsup's registries, would not be found by name."""
+    DefaultScope.get_instance(f'mmsoco-tests-{request.node.nodeid}', scope_name='mmselfsup')
     yield
 
 

@@ -23,7 +23,8 @@ order rotated per image, so that load from other work slows all of them alike.
     python $B --skip-proposals --skip-pipeline   # the file at 1.28M images
 
 ``selectivesearch`` is a benchmark-only dependency (``pip install --no-deps --target
-/tmp/ssbench selectivesearch==0.4``, then ``PYTHONPATH=/tmp/ssbench``; it needs scikit-image).
+work_dirs/ssbench selectivesearch==0.4``, then ``PYTHONPATH=work_dirs/ssbench``; it needs
+scikit-image).
 The load average is printed at the start and the end: timings taken while other work runs are
 slower.
 """
@@ -345,8 +346,8 @@ def run_proposals(args) -> dict:
             methods.append(Method(f'selectivesearch 0.4 at {default.scale} px', reduced,
                                   dict(scale=default.scale)))
     elif not args.no_baseline:
-        print('(selectivesearch not importable: pip install --no-deps --target /tmp/ssbench '
-              'selectivesearch==0.4 and run with PYTHONPATH=/tmp/ssbench to compare)')
+        print('(selectivesearch not importable: pip install --no-deps --target work_dirs/ssbench '
+              'selectivesearch==0.4 and run with PYTHONPATH=work_dirs/ssbench to compare)')
     print(_HEADER, flush=True)
     results = evaluate(methods, samples, args.repeats, box_filter, progress=args.progress)
     for r in results:
