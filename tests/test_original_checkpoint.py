@@ -336,3 +336,18 @@ def test_a_file_that_is_not_a_complete_checkpoint_is_one_clear_error(tmp_path, d
             load(str(path))
     with pytest.raises(SystemExit, match='broken.pth is not a readable torch checkpoint'):
         run_tool(ORIGINAL2SOCO, str(path), str(tmp_path / 'out.pth'))
+
+
+def test_a_refused_pickle_is_named_by_its_reason_not_torchs_weights_only_paragraph(tmp_path):
+    """Torch's weights-only message opens with a paragraph about the ``weights_only`` default;
+    the error keeps only the reason it gives further down (here a byte no pickle opcode has)."""
+    from mmsoco.converters.soco_checkpoint import load_soco_checkpoint
+
+    path = tmp_path / 'notes.pth'
+    path.write_bytes(b'garbage\n')
+    with pytest.raises(SoCoCheckpointError) as err:
+        load_soco_checkpoint(str(path))
+    message = str(err.value)
+    assert message.startswith(f'{path} is not a readable torch checkpoint')
+    assert 'Unsupported operand' in message and 'PyTorch 2.6' not in message
+    assert len(message.splitlines()) == 1

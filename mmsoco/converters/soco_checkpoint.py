@@ -100,7 +100,9 @@ def load_soco_checkpoint(checkpoint: Union[str, Mapping]) -> StateDict:
                 raise SoCoCheckpointError(
                     f'{name}: refused by the weights-only loader (it references {m.group(1)}); '
                     'a SoCo checkpoint holds tensors and plain containers') from None
-            first = (str(e).strip().splitlines() or [''])[0]
+            # torch's message opens with a paragraph on weights_only; the reason is further down
+            m = re.search(r'WeightsUnpickler error:\s*(\S[^\n]*)', str(e))
+            first = m.group(1) if m else (str(e).strip().splitlines() or [''])[0]
             raise SoCoCheckpointError(f'{name} is not a readable torch checkpoint (UnpicklingError'
                                       f': {first}); is the file complete?') from None
     if isinstance(checkpoint, Mapping) and 'state_dict' not in checkpoint and isinstance(

@@ -52,8 +52,9 @@ def main(argv=None):
         src = load_detectron2_pickle(args.src) if args.src.endswith('.pkl') else args.src
         conv = convert_soco_checkpoint(src, args.dst, source=args.source,
                                        with_neck=args.with_neck, config=args.config)
-    except SoCoCheckpointError as e:
-        sys.exit(f'soco2mmseg: error: {args.src}: {e}')
+    except SoCoCheckpointError as e:   # its message names the file
+        msg = str(e) if str(e).startswith(args.src) else f'{args.src}: {e}'
+        sys.exit(f'soco2mmseg: error: {msg}')
     except pickle.UnpicklingError:  # garbage, or a pickle with objects besides tensors
         sys.exit(f'soco2mmseg: error: {args.src}: not a readable torch checkpoint of tensors '
                  f'(weights-only loading refused it); {EXPECTED}')
