@@ -44,8 +44,9 @@ import torch
 from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
 
 from .key_check import compare_state_dicts
-from .soco_checkpoint import (TARGET_PREFIX, SoCoCheckpointError, StateDict, check_variant,
-                              detect_variant, split_networks, torch_load_weights_only)
+from .soco_checkpoint import (TARGET_MODULE_PREFIX, SoCoCheckpointError, StateDict,
+                              check_variant, detect_variant, split_networks,
+                              torch_load_weights_only, unpickling_reason)
 
 #: What each understood layout is, for messages.
 LAYOUTS = OrderedDict([
@@ -190,9 +191,9 @@ def read_checkpoint(path: str) -> object:
                 f'{path}: refused by the weights-only loader: it references {m.group(1)}, which '
                 f'none of the understood layouts holds; {UNDERSTOOD}') from None
         # garbage that starts like a pickle: 'WeightsUnpickler error: Unsupported operand 95'
-        detail = text.split('WeightsUnpickler error:')[-1].strip().splitlines()[0]
-        raise InitCheckpointError(f'{path} is not a readable torch checkpoint ({detail}); is the '
-                                  f'file complete? {UNDERSTOOD}') from None
+        raise InitCheckpointError(f'{path} is not a readable torch checkpoint '
+                                  f'({unpickling_reason(e)}); is the file complete? '
+                                  f'{UNDERSTOOD}') from None
     except SoCoCheckpointError as e:
         raise InitCheckpointError(f'{e}; {UNDERSTOOD}') from None
 
@@ -304,13 +305,18 @@ def _resnet_to_soco(backbone: Mapping[str, torch.Tensor], variant: str, source_p
         conv.mapped.append((source_prefix + key, dst))
 
 
+def _soco_resnet(state: Mapping[str, torch.Tensor]) -> StateDict:
+    """The ResNet of a SoCo state dict with ResNet names: ``backbone.*`` and C4's res5
+    ``head.layer4.*`` (``layer4.*``)."""
+    return OrderedDict((k.split('.', 1)[1], v) for k, v in state.items()
+                       if k.startswith(('backbone.', 'head.layer4.')))
+
+
 def model_variant_and_depth(model: torch.nn.Module) -> Tuple[str, Optional[int]]:
     """``('fpn' | 'c4', depth)`` of a SoCo model (C4's res5 is ``head.layer4``)."""
     state = model.state_dict()
     variant = 'c4' if any(k.startswith('head.layer4.') for k in state) else 'fpn'
-    resnet = OrderedDict((k.split('.', 1)[1], v) for k, v in state.items()
-                         if k.startswith(('backbone.', 'head.layer4.')))
-    return variant, resnet_depth(resnet)
+    return variant, resnet_depth(_soco_resnet(state))
 
 
 def convert_init_state(obj: object, model: torch.nn.Module,
@@ -334,10 +340,8 @@ def convert_init_state(obj: object, model: torch.nn.Module,
     if layout == 'original':
         from .from_original import convert_original_state
         state = OrderedDict(convert_original_state(obj).state_dict)
-        layout_found = 'original'
     else:
         state = _tensor_state(obj)
-        layout_found = layout
 
     if layout in ('original', 'mmsoco'):
         online, rest = split_networks(state)
@@ -346,10 +350,9 @@ def convert_init_state(obj: object, model: torch.nn.Module,
             check_variant(src_variant, variant, what='the config')
         except SoCoCheckpointError as e:
             raise InitCheckpointError(f'{path}: {e}') from None
-        resnet = OrderedDict((k.split('.', 1)[1], v) for k, v in online.items()
-                             if k.startswith(('backbone.', 'head.layer4.')))
+        resnet = _soco_resnet(online)
         src_depth = resnet_depth(resnet)
-        conv = InitConversion(OrderedDict(), layout_found,
+        conv = InitConversion(OrderedDict(), layout,
                               f'SoCo R{src_depth or "?"}-{src_variant.upper()}', src_depth or 0,
                               variant)
         for key, value in online.items():
@@ -371,7 +374,7 @@ def convert_init_state(obj: object, model: torch.nn.Module,
         if src_depth is None:
             raise InitCheckpointError(
                 f'{path}: {LAYOUTS[layout].split(" (")[0]} whose {prefix or ""}layer1..4 are not '
-                f'a ResNet ({_describe_resnet(backbone)}); {UNDERSTOOD}')
+                f'a ResNet ({_describe_resnet(resnet)}); {UNDERSTOOD}')
         conv = InitConversion(OrderedDict(), layout, algorithm, src_depth, variant)
         _resnet_to_soco(backbone, variant, prefix, conv)
         if layout == 'selfsup':
@@ -391,7 +394,7 @@ def convert_init_state(obj: object, model: torch.nn.Module,
             f'R{depth}-{variant.upper()} model: {report.describe()}')
     # the target network: a copy of every provided module except the predictor (online only)
     for key in [k for k in conv.state_dict if not k.startswith('predictor.')]:
-        conv.state_dict[TARGET_PREFIX + key] = conv.state_dict[key].clone()
+        conv.state_dict[TARGET_MODULE_PREFIX + key] = conv.state_dict[key].clone()
     conv.state_dict['target_net.steps'] = torch.zeros((), dtype=torch.long)
     report = compare_state_dicts(conv.state_dict, model)
     if report.unexpected or report.mismatched:   # the model's target misses what it averages

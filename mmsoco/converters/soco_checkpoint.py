@@ -16,7 +16,7 @@ The variant is read from the keys alone (``meta`` may hold the config text; it i
 import pickle
 import re
 from collections import Counter, OrderedDict
-from typing import Dict, Mapping, Tuple, Union
+from typing import Dict, List, Mapping, Tuple, Union
 
 import torch
 
@@ -25,7 +25,6 @@ from mmsoco.utils import allow_mmengine_checkpoint_globals
 #: Prefix of the target network's modules (``backbone``, ``neck``, ...) in a SoCo state dict;
 #: ``target_net.steps`` is outside it (see :data:`mmsoco.utils.checkpoint.TARGET_NET_PREFIX`).
 TARGET_MODULE_PREFIX = 'target_net.module.'
-TARGET_PREFIX = TARGET_MODULE_PREFIX  # the former name, for code written against it
 VARIANTS = ('fpn', 'c4')
 #: The networks of an mmsoco checkpoint a converter can take.
 SOCO_SOURCES = ('online', 'target')
@@ -100,11 +99,8 @@ def load_soco_checkpoint(checkpoint: Union[str, Mapping]) -> StateDict:
                 raise SoCoCheckpointError(
                     f'{name}: refused by the weights-only loader (it references {m.group(1)}); '
                     'a SoCo checkpoint holds tensors and plain containers') from None
-            # torch's message opens with a paragraph on weights_only; the reason is further down
-            m = re.search(r'WeightsUnpickler error:\s*(\S[^\n]*)', str(e))
-            first = m.group(1) if m else (str(e).strip().splitlines() or [''])[0]
             raise SoCoCheckpointError(f'{name} is not a readable torch checkpoint (UnpicklingError'
-                                      f': {first}); is the file complete?') from None
+                                      f': {unpickling_reason(e)}); is the file complete?') from None
     if isinstance(checkpoint, Mapping) and 'state_dict' not in checkpoint and isinstance(
             checkpoint.get('model'), Mapping) and any(
                 str(k).startswith(('module.encoder.', 'encoder.')) for k in checkpoint['model']):
@@ -151,6 +147,33 @@ def split_networks(state_dict: StateDict, source: str = 'online') -> Tuple[State
             f"source='target' but the checkpoint has no '{TARGET_MODULE_PREFIX}*' keys; "
             "convert the online network (the default) instead")
     return network, rest
+
+
+def unpickling_reason(error: Exception) -> str:
+    """The reason in torch's weights-only refusal (``'Unsupported operand 103'``): its message
+    opens with a paragraph on the ``weights_only`` default and gives the reason further down."""
+    m = re.search(r'WeightsUnpickler error:\s*(\S[^\n]*)', str(error))
+    return m.group(1) if m else (str(error).strip().splitlines() or [''])[0]
+
+
+def source_key(key: str, source: str) -> str:
+    """The checkpoint name of a key of the network :func:`split_networks` selected."""
+    return key if source == 'online' else TARGET_MODULE_PREFIX + key
+
+
+def other_network_reasons(rest: Mapping) -> List[Tuple[str, str]]:
+    """``(key, reason)`` for the entries :func:`split_networks` did not select, for a
+    converter's ``left_out`` list."""
+    reasons = []
+    for key in rest:
+        if key == 'target_net.steps':
+            why = 'EMA step counter of the target network'
+        elif key.startswith('target_net.'):
+            why = "target network (convert it instead with source='target')"
+        else:
+            why = 'online network (converting the target network)'
+        reasons.append((key, why))
+    return reasons
 
 
 def key_group(key: str) -> str:

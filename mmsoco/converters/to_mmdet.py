@@ -31,7 +31,8 @@ import torch
 
 from .key_check import compare_state_dicts
 from .soco_checkpoint import (SoCoCheckpointError, StateDict, check_variant, detect_variant,
-                              group_label, key_group, load_soco_checkpoint, split_networks)
+                              group_label, key_group, load_soco_checkpoint,
+                              other_network_reasons, source_key, split_networks)
 
 DETECTORS = ('rcnn', 'retinanet', 'fcos')
 
@@ -259,20 +260,11 @@ def convert_state_dict(state_dict: StateDict,
     for key, value in network.items():
         new_key, rule = _map_key(key, found, layout)
         if new_key is None:
-            conv.left_out.append((key if source == 'online' else 'target_net.module.' + key,
-                                  rule))
+            conv.left_out.append((source_key(key, source), rule))
         else:
             conv.state_dict[new_key] = value.detach().clone()
-            conv.mapped.append((key if source == 'online' else 'target_net.module.' + key,
-                                new_key, rule))
-    for key in rest:
-        if key == 'target_net.steps':
-            why = 'EMA step counter of the target network'
-        elif key.startswith('target_net.'):
-            why = "target network (convert it instead with source='target')"
-        else:
-            why = "online network (converting the target network)"
-        conv.left_out.append((key, why))
+            conv.mapped.append((source_key(key, source), new_key, rule))
+    conv.left_out += other_network_reasons(rest)
     return conv
 
 

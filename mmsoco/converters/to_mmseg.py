@@ -29,7 +29,8 @@ import torch
 
 from .key_check import compare_state_dicts
 from .soco_checkpoint import (SoCoCheckpointError, StateDict, detect_variant, group_label,
-                              key_group, load_soco_checkpoint, split_networks)
+                              key_group, load_soco_checkpoint, other_network_reasons,
+                              source_key, split_networks)
 
 #: Backbone types that take a SoCo backbone (plain 7x7 stem).
 PLAIN_STEM = ('ResNet', )
@@ -144,22 +145,14 @@ def convert_state_dict(state_dict: StateDict, with_neck: bool = False,
             '--with-neck (Semantic FPN) needs a SoCo R50-FPN checkpoint; this is SoCo R50-C4, '
             'which has no FPN: convert it without --with-neck for a backbone-only segmentor')
     conv = SegConversion(OrderedDict(), variant=variant, source=source, with_neck=with_neck)
-    name = (lambda k: k) if source == 'online' else (lambda k: 'target_net.module.' + k)
     for key, value in network.items():
         new_key, rule = _map_key(key, variant, with_neck)
         if new_key is None:
-            conv.left_out.append((name(key), rule))
+            conv.left_out.append((source_key(key, source), rule))
         else:
             conv.state_dict[new_key] = value.detach().clone()
-            conv.mapped.append((name(key), new_key, rule))
-    for key in rest:
-        if key == 'target_net.steps':
-            why = 'EMA step counter of the target network'
-        elif key.startswith('target_net.'):
-            why = "target network (convert it instead with source='target')"
-        else:
-            why = 'online network (converting the target network)'
-        conv.left_out.append((key, why))
+            conv.mapped.append((source_key(key, source), new_key, rule))
+    conv.left_out += other_network_reasons(rest)
     return conv
 
 
@@ -265,6 +258,9 @@ def convert_soco_checkpoint(src: Union[str, Mapping], dst: Optional[str] = None,
         SegConversion
     """
     state_dict = load_soco_checkpoint(src)
+    if isinstance(config, str):   # parsed once: checked here, built below
+        from mmengine.config import Config
+        config = Config.fromfile(config)
     if config is not None:
         has_neck = neck_from_config(config)
         if with_neck is not None and with_neck != has_neck:
