@@ -15,6 +15,16 @@ _PROPOSALS_HINT = ('compute proposals for this collection with the offline propo
                    "<file>.npz', and set proposals_file")
 
 
+def proposals_path(proposals_file: str, data_root: str = '') -> str:
+    """Where a ``SoCoDataset`` looks for its proposals file: a relative path is taken from
+    ``data_root``, unless only the path as given (from the working directory) exists."""
+    if proposals_file and not osp.isabs(proposals_file) and data_root:
+        joined = osp.join(data_root, proposals_file)
+        if osp.exists(joined) or not osp.exists(proposals_file):
+            return joined
+    return proposals_file
+
+
 @DATASETS.register_module()
 class SoCoDataset(BaseDataset):
     """An image collection and its object proposals, one sample per image.
@@ -68,15 +78,10 @@ class SoCoDataset(BaseDataset):
 
     # ------------------------------------------------------------------------------------------
     def _resolve_proposals_file(self) -> str:
-        path = self.proposals_file
-        if not path:
+        if not self.proposals_file:
             raise FileNotFoundError(f'SoCoDataset: no proposals_file given; {_PROPOSALS_HINT}.')
-        tried = [path]
-        if not osp.isabs(path) and self.data_root:
-            joined = osp.join(self.data_root, path)
-            if osp.exists(joined) or not osp.exists(path):
-                tried.insert(0, joined)
-                path = joined
+        path = proposals_path(self.proposals_file, self.data_root)
+        tried = [path] + ([self.proposals_file] if path != self.proposals_file else [])
         if not osp.exists(path):
             raise FileNotFoundError(
                 f"SoCoDataset: proposals file {' / '.join(map(repr, tried))} not found; "

@@ -97,14 +97,12 @@ def collection_paths(ds: Mapping) -> dict:
         ('' when the image folder is scanned) and ``proposals_file`` (relative paths taken from
         data_root, as :class:`mmsoco.datasets.SoCoDataset` does).
     """
+    from mmsoco.datasets.soco_dataset import proposals_path
     root = ds.get('data_root', '') or ''
     prefix = (ds.get('data_prefix') or {}).get('img_path', 'train/')
-    proposals = ds.get('proposals_file', '') or ''
-    joined = _join(root, proposals)
-    if joined != proposals and not osp.exists(joined) and osp.exists(proposals):
-        joined = proposals   # the dataset also accepts a path relative to the working directory
     return dict(data_root=root, img_root=_join(root, prefix) or root,
-                ann_file=_join(root, ds.get('ann_file', '') or ''), proposals_file=joined)
+                ann_file=_join(root, ds.get('ann_file', '') or ''),
+                proposals_file=proposals_path(ds.get('proposals_file', '') or '', root))
 
 
 def _make_proposals(paths: dict) -> str:
