@@ -19,8 +19,6 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-import torch
-
 from .study import StudySettings, TransferStudy
 
 #: report column -> key of mmseg's IoUMetric results (already in percent)
@@ -120,23 +118,18 @@ class SegTransferStudy(TransferStudy):
                 self.log(conv.summary())
                 return dict(checkpoint=dst, mapped=len(conv.mapped),
                             left_out=len(conv.left_out), target=conv.target)
-            return dict(checkpoint=dst, **extract_backbone_for_segmentor(checkpoint, dst, cfg))
+            from mmsoco.converters.to_mmseg import build_segmentor
+
+            from .weights import extract_backbone
+            return dict(checkpoint=dst,
+                        **extract_backbone(checkpoint, dst, build_segmentor(cfg), 'segmentor'))
         return self.book.run(f'convert_{arm}_mmseg-{s.seg_model}', self._pretrain_settings(arm),
                              run)
 
-    def _evaluate(self, arm: str, seed: int, checkpoint: str):
-        name = f'{self.prefix}{arm}_seed{seed}'
-
-        def run():
-            from mmengine.runner import Runner
-
-            from .configs import evaluation_config
-            work_dir = osp.join(self.work, 'evaluate', name)
-            train_cfg = self._detection_cfg(f'finetune_{name}', work_dir, seed)
-            cfg = evaluation_config(train_cfg, checkpoint, work_dir, f'evaluate_{name}')
-            return parse_seg_metrics(Runner.from_cfg(cfg).test())
-        return self.book.run(f'evaluate_{name}', dict(self._finetune_settings(arm, seed),
-                                                      checkpoint=checkpoint), run)
+    @staticmethod
+    def _parse_metrics(metrics: Dict[str, float]) -> dict:
+        """mIoU, mAcc and aAcc from mmseg's IoUMetric (see :func:`parse_seg_metrics`)."""
+        return parse_seg_metrics(metrics)
 
     def report_options(self) -> dict:
         s = self.s
@@ -157,31 +150,6 @@ class SegTransferStudy(TransferStudy):
         return super().run()
 
 
-def extract_backbone_for_segmentor(src: str, dst: str, seg_cfg) -> Dict[str, int]:
-    """Save the online ``backbone.*`` of a pretraining checkpoint (BYOL) for a segmentor.
-
-    Every ``backbone.*`` tensor of the segmentor ``seg_cfg`` builds must come from the
-    checkpoint with the same shape (:func:`~mmsoco.converters.key_check.compare_state_dicts`).
-
-    Returns:
-        dict: ``mapped`` (tensors saved) and ``left_out`` (the rest of the checkpoint).
-
-    Raises:
-        ValueError: Missing, unexpected or mismatched backbone tensors.
-    """
-    from mmsoco.converters.key_check import compare_state_dicts
-    from mmsoco.converters.to_mmseg import build_segmentor
-
-    state = torch.load(src, map_location='cpu')  # mmengine's globals are allow-listed by mmsoco
-    state = state.get('state_dict', state)
-    backbone = OrderedDict((k, v) for k, v in state.items() if k.startswith('backbone.'))
-    report = compare_state_dicts(backbone, build_segmentor(seg_cfg), scopes=('backbone.', ))
-    if not report.ok:
-        raise ValueError(f'{src}: its backbone does not fit the segmentor: {report.describe()}')
-    torch.save({'state_dict': backbone, 'meta': dict(source=src, part='backbone')}, dst)
-    return dict(mapped=len(backbone), left_out=len(state) - len(backbone))
-
-
 def parse_seg_metrics(metrics: Dict[str, float]) -> dict:
     """mIoU, mAcc, aAcc in percent from mmseg's ``IoUMetric`` results.
 
@@ -195,5 +163,4 @@ def parse_seg_metrics(metrics: Dict[str, float]) -> dict:
     return {k: round(float(metrics[v]), 2) for k, v in SEG_METRICS.items()}
 
 
-__all__ = ['SEG_METRICS', 'SegStudySettings', 'SegTransferStudy', 'parse_seg_metrics',
-           'extract_backbone_for_segmentor']
+__all__ = ['SEG_METRICS', 'SegStudySettings', 'SegTransferStudy', 'parse_seg_metrics']

@@ -266,8 +266,11 @@ class TransferStudy:
                 self.log(conv.summary())
                 return dict(checkpoint=dst, mapped=len(conv.mapped),
                             left_out=len(conv.left_out), layout=conv.layout.name)
+            from mmsoco.converters import build_detector
+
             from .weights import extract_backbone
-            return dict(checkpoint=dst, **extract_backbone(checkpoint, dst, cfg))
+            return dict(checkpoint=dst,
+                        **extract_backbone(checkpoint, dst, build_detector(cfg), 'detector'))
         return self.book.run(f'convert_{arm}', self._pretrain_settings(arm), run)
 
     def _finetune(self, arm: str, seed: int, init: Optional[str]):
@@ -290,10 +293,14 @@ class TransferStudy:
             work_dir = osp.join(self.work, 'evaluate', name)
             train_cfg = self._detection_cfg(f'finetune_{name}', work_dir, seed)
             cfg = evaluation_config(train_cfg, checkpoint, work_dir, f'evaluate_{name}')
-            metrics = Runner.from_cfg(cfg).test()
-            return parse_metrics(metrics)
+            return self._parse_metrics(Runner.from_cfg(cfg).test())
         return self.book.run(f'evaluate_{name}', dict(self._finetune_settings(arm, seed),
                                                       checkpoint=checkpoint), run)
+
+    @staticmethod
+    def _parse_metrics(metrics: Dict[str, float]) -> dict:
+        """The report's metrics from the evaluator's results (COCO AP, AP50, AP75)."""
+        return parse_metrics(metrics)
 
     # ------------------------------------------------------------------ the whole study
     def run(self) -> dict:

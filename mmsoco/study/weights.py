@@ -1,22 +1,22 @@
-"""BYOL's pretrained backbone as an MMDetection checkpoint, checked against the detector."""
+"""A pretraining checkpoint's backbone as a fine-tuning checkpoint, checked against the model."""
 import torch
 
-from mmsoco.converters import build_detector
 from mmsoco.converters.key_check import compare_state_dicts
 
 
-def extract_backbone(src: str, dst: str, det_cfg) -> dict:
-    """Save the online ``backbone.*`` of a pretraining checkpoint for a detector's ``load_from``.
+def extract_backbone(src: str, dst: str, model: torch.nn.Module, what: str = 'detector') -> dict:
+    """Save the online ``backbone.*`` of a pretraining checkpoint for a detector or segmentor.
 
     This is what mmselfsup's ``extract_backbone_weights.py`` does, plus a check: every
-    ``backbone.*`` tensor of the detector that ``det_cfg`` builds must come from the checkpoint,
-    with the same shape (a depth or layout mismatch stops here, not silently in fine-tuning).
+    ``backbone.*`` tensor of ``model`` must come from the checkpoint, with the same shape (a
+    depth or layout mismatch stops here, not silently in fine-tuning).
 
     Args:
         src (str): mmselfsup Runner checkpoint (BYOL: ``backbone.*``, ``neck.*``, ``head.*``,
             ``target_net.*``).
         dst (str): Output ``{'state_dict': {backbone.*}, 'meta': ...}``.
-        det_cfg (Config): The detection config it is for.
+        model (nn.Module): The detector or segmentor it is for, built from its config.
+        what (str): ``'detector'`` or ``'segmentor'``, for the message.
 
     Returns:
         dict: ``mapped`` (tensors saved) and ``left_out`` (the rest of the checkpoint).
@@ -27,11 +27,9 @@ def extract_backbone(src: str, dst: str, det_cfg) -> dict:
     ckpt = torch.load(src, map_location='cpu')  # mmengine's globals are allow-listed by mmsoco
     state = ckpt.get('state_dict', ckpt)
     backbone = {k: v for k, v in state.items() if k.startswith('backbone.')}
-    det_state = build_detector(det_cfg).state_dict()
-    wanted = {k: v for k, v in det_state.items() if k.startswith('backbone.')}
-    report = compare_state_dicts(backbone, wanted)
+    report = compare_state_dicts(backbone, model, scopes=('backbone.', ))
     if not report.ok:
-        raise ValueError(f'{src}: its backbone does not fit the detector: '
+        raise ValueError(f'{src}: its backbone does not fit the {what}: '
                          + report.describe(('missing', 'unexpected', 'shape mismatch'), limit=4))
     torch.save({'state_dict': backbone, 'meta': dict(source=src, part='backbone')}, dst)
     return dict(mapped=len(backbone), left_out=len(state) - len(backbone))
