@@ -237,3 +237,14 @@ def test_publish_model_keeps_the_online_network_and_names_the_file_by_its_hash(
         for key, value in expected.items():
             assert torch.equal(published['state_dict'][key], value), key
     assert not glob.glob(str(tmp_path / '*.tmp.pth'))
+
+
+@pytest.mark.parametrize('content', [b'garbage\n', b'not a checkpoint at all' * 10])
+def test_publish_model_on_a_file_that_is_no_checkpoint_is_one_line(tmp_path, content, run_tool):
+    src = tmp_path / 'epoch_1.pth'
+    src.write_bytes(content)
+    with pytest.raises(SystemExit) as exit_:
+        run_tool(PUBLISH, str(src), str(tmp_path / 'out' / 'x.pth'))
+    message = str(exit_.value.code)
+    assert message.startswith(f'publish_model: error: {src} is not a readable torch checkpoint')
+    assert len(message.splitlines()) == 1 and not (tmp_path / 'out').exists()

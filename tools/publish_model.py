@@ -8,7 +8,6 @@ optimizer state, the message hub and the schedulers; the target network only wit
         soco_resnet50-fpn_16xb128-coslr-100e_in1k_20261122.pth
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
@@ -28,7 +27,6 @@ def main(argv=None):
     args = parse_args(argv)
     if not osp.isfile(args.in_file):
         sys.exit(f'publish_model: error: {args.in_file} does not exist')
-    os.makedirs(osp.dirname(osp.abspath(args.out_file)), exist_ok=True)
     try:
         path = publish_checkpoint(args.in_file, args.out_file, keep_target=args.keep_target)
     except ValueError as e:

@@ -117,8 +117,15 @@ def publish_checkpoint(src: str, dst: str, keep_target: bool = False) -> str:
     """
     import hashlib
     import os
+    import pickle
+
+    from mmsoco.converters.soco_checkpoint import torch_load_weights_only, unpickling_reason
     allow_mmengine_checkpoint_globals()
-    ckpt = torch.load(src, map_location='cpu', weights_only=True)
+    try:   # a garbage or truncated file: SoCoCheckpointError (a ValueError) naming it
+        ckpt = torch_load_weights_only(src)
+    except pickle.UnpicklingError as e:
+        raise ValueError(f'{src} is not a readable torch checkpoint (UnpicklingError: '
+                         f'{unpickling_reason(e)})') from None
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get('state_dict'), dict):
         raise ValueError(f'{src} is not a Runner checkpoint (no state_dict)')
     state_dict = {k: v for k, v in ckpt['state_dict'].items()
@@ -130,6 +137,7 @@ def publish_checkpoint(src: str, dst: str, keep_target: bool = False) -> str:
     # not data_prep.atomic_write: the final name holds the digest of the bytes written, so the
     # file is written under a temporary name, hashed, then renamed
     tmp = stem + '.tmp.pth'
+    os.makedirs(os.path.dirname(os.path.abspath(tmp)), exist_ok=True)
     torch.save(published, tmp)
     with open(tmp, 'rb') as f:
         digest = hashlib.sha256(f.read()).hexdigest()
