@@ -1,1 +1,1 @@
-from . import algorithms, heads, necks, roi_extractors, roi_heads, utils  # noqa: F401
+from . import algorithms, backbones, heads, necks, roi_extractors, roi_heads, utils  # noqa: F401

@@ -1,3 +1,5 @@
+from .edmoco import EDMoCo
+from .patch_rotation import PatchRotation
 from .soco import SoCo
 
-__all__ = ['SoCo']
+__all__ = ['SoCo', 'PatchRotation', 'EDMoCo']

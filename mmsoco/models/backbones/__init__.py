@@ -1,0 +1,3 @@
+from .pretext_encoder_decoder import PretextEncoderDecoder
+
+__all__ = ['PretextEncoderDecoder']
