@@ -46,6 +46,24 @@ RECIPES = {
     'nonlocal_r50-d8_soco-100e_4xb4-20k_voc12aug-512x512.py':
         'nonlocal_net/nonlocal_r50-d8_4xb4-20k_voc12aug-512x512.py',
 }
+RANDOM_INIT = 'fcn-d6_r50-d16_random-init_4xb4-poly-160k_voc12aug-513x513.py'
+_COS, _LIN, _POLY = 'CosineAnnealingLR', 'LinearLR', 'PolyLR'
+#: the dense pretext notes' schedules (docs/dense_pretext.md): config -> (the config whose model
+#: and data it keeps, scheduler, lr at the start, lr at the end, iterations)
+SCHEDULES = {
+    'fcn-d6_r50-d16_soco-100e_4xb4-coslr-30k_voc12aug-513x513.py': (MOCO, _COS, 5e-3, 5e-5, 30000),
+    'fcn-d6_r50-d16_soco-100e_4xb4-linearlr-30k_voc12aug-513x513.py':
+        (MOCO, _LIN, 3e-3, 3e-5, 30000),
+    RANDOM_INIT: (MOCO, _POLY, 1e-2, 1e-4, 160000),
+    **{f'{dec}_r50-d8_soco-100e_4xb4-{sched}-30k_voc12aug-512x512.py':
+       (f'{dec}_r50-d8_soco-100e_4xb4-20k_voc12aug-512x512.py',) + values
+       for dec, sched, values in [
+           ('pspnet', 'coslr', (_COS, 5e-3, 5e-5, 30000)),
+           ('pspnet', 'linearlr', (_LIN, 3e-3, 3e-5, 30000)),
+           ('deeplabv3plus', 'coslr', (_COS, 5e-3, 5e-5, 30000)),
+           ('deeplabv3plus', 'linearlr', (_LIN, 3e-3, 3e-5, 30000)),
+           ('nonlocal', 'coslr', (_COS, 5e-3, 5e-5, 30000))]},
+}
 
 
 def _cfg(config):
@@ -90,7 +108,8 @@ def keep_default_scope():
 # --------------------------------------------------------------------------- the protocol
 def test_every_protocol_of_the_issue_has_a_config():
     names = set(SEG_CONFIGS)
-    assert set(RECIPES) | {MOCO, 'fpn_r50_soco-100e_4xb4-20k_voc12aug-512x512.py'} == names
+    assert set(RECIPES) | {MOCO, 'fpn_r50_soco-100e_4xb4-20k_voc12aug-512x512.py'} | \
+        set(SCHEDULES) == names
 
 
 @pytest.mark.parametrize('config', SEG_CONFIGS)
@@ -103,6 +122,9 @@ def test_config_starts_from_soco_as_pretrained(config):
     assert backbone.frozen_stages == -1 and backbone.norm_eval is False
     assert backbone.norm_cfg.type == 'SyncBN' and model.pretrained is None
     init = backbone.init_cfg
+    if config == RANDOM_INIT:
+        assert init is None
+        return
     assert (init.type, init.prefix) == ('Pretrained', 'backbone.')
     assert init.checkpoint.startswith('checkpoints/soco_r50-fpn_mmseg')
     assert 'custom_imports' not in cfg  # plain mmseg modules: no plugin to import
@@ -171,6 +193,46 @@ def test_moco_config_states_the_moco_voc_protocol():
     # the recipe's VOC 2012 aug data (train + SBD aug lists)
     anns = [d.ann_file for d in cfg.train_dataloader.dataset.datasets]
     assert anns == ['ImageSets/Segmentation/train.txt', 'ImageSets/Segmentation/aug.txt']
+
+
+@pytest.mark.parametrize('config', sorted(SCHEDULES))
+def test_notes_schedule_changes_only_the_schedule(config):
+    """The dense pretext notes' schedules: model and data of the config they name, and the lr
+    from the start to the floor over the iterations given."""
+    from mmengine.registry import PARAM_SCHEDULERS
+    base, kind, lr, floor, iters = SCHEDULES[config]
+    cfg = _cfg(config)
+    ours, theirs = _unscoped(cfg.to_dict()), _unscoped(_cfg(base).to_dict())
+    if config == RANDOM_INIT:
+        assert ours['model']['backbone'].pop('init_cfg') is None
+        theirs['model']['backbone'].pop('init_cfg')
+    for key in ('optim_wrapper', 'param_scheduler', 'train_cfg', 'default_hooks'):
+        assert ours[key] != theirs[key] or key == 'optim_wrapper' and config == RANDOM_INIT \
+            or key != 'param_scheduler'
+        ours.pop(key), theirs.pop(key)
+    assert ours == theirs
+    assert cfg.optim_wrapper.optimizer.lr == lr and cfg.train_cfg.max_iters == iters
+    [sched] = cfg.param_scheduler
+    assert sched.type == kind and (sched.begin, sched.end, sched.get('T_max', iters)) == \
+        (0, iters, iters)
+    # the lr curve, on the same scheduler shrunk to 100 steps (stepping 30k-160k costs seconds)
+    steps = 100
+    small = dict(sched, end=steps, **({'T_max': steps} if 'T_max' in sched else {}))
+    optim = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
+    scheduler = PARAM_SCHEDULERS.build(dict(small, optimizer=optim))
+    seen = {}
+    for it in range(steps):
+        seen[it / steps] = optim.param_groups[0]['lr']
+        optim.step()
+        scheduler.step()
+    t = 0.7
+    mid = {_COS: floor + (lr - floor) * (1 + math.cos(math.pi * t)) / 2,
+           _LIN: lr + (floor - lr) * t, _POLY: floor + (lr - floor) * (1 - t) ** 0.9}[kind]
+    assert seen[0] == pytest.approx(lr)
+    # within the rounding of 100 steps (mmengine ends LinearLR one step early, its cosine and poly
+    # are recursive): the floor is the end, not a tenth or ten times it
+    assert seen[t] == pytest.approx(mid, rel=0.05)
+    assert optim.param_groups[0]['lr'] == pytest.approx(floor, rel=0.05)  # after the last step
 
 
 # --------------------------------------------------------------------------- build, load, run
@@ -247,7 +309,7 @@ def _runner(config, checkpoint, tmp_path, train=False):
 #: segmentation pipeline and IoUMetric, and differ in the decode head (FCN D8 with its auxiliary
 #: head, MoCo's dilation-6 FCN at stride 16, PSPNet, DeepLabV3+, Non-local, Semantic FPN), in the
 #: scales and in the test mode (Cityscapes slides).
-TRAINED = list(SEG_CONFIGS)
+TRAINED = [c for c in SEG_CONFIGS if c not in SCHEDULES]  # a schedule changes neither
 
 
 class SnapshotAfterInit(Hook):
@@ -279,7 +341,7 @@ def _check_loaded(loaded, conv):
     check_against_segmentor(conv, loaded)
 
 
-@pytest.mark.parametrize('config', SEG_CONFIGS)
+@pytest.mark.parametrize('config', [c for c in SEG_CONFIGS if c not in SCHEDULES])
 def test_config_builds_and_loads_soco(config, converted, tmp_path):
     if config in TRAINED and osp.isdir(CAMVID):
         pytest.skip('loaded and trained by test_config_trains_on_camvid')
