@@ -34,6 +34,8 @@ INIT2SOCO = osp.join(REPO, 'tools', 'model_converters', 'init2soco.py')
 FPN_INIT = osp.join(REPO, 'configs', 'soco', 'soco_resnet50-fpn_8xb32-coslr-20e_folder-init.py')
 C4_INIT = osp.join(REPO, 'configs', 'soco', 'soco_resnet50-c4_8xb32-coslr-20e_folder-init.py')
 TINY = osp.join(REPO, 'tests', 'configs', 'soco_tiny_demo.py')
+MASK_RCNN = osp.join(REPO, 'configs', 'transfer', 'mask-rcnn_r50_fpn_soco-100e_1x_coco.py')
+FCN = osp.join(REPO, 'configs', 'segmentation', 'fcn_r50-d8_soco-100e_4xb4-20k_voc12aug-512x512.py')
 SELFSUP = 'mmselfsup::selfsup/{}'
 NEW_IF_BACKBONE_ONLY = ['neck', 'head', 'projector', 'predictor']
 
@@ -311,3 +313,39 @@ def test_missing_tensors_and_wrong_shapes_are_listed(sources, run_tool, tmp_path
     assert ('missing: backbone.layer2.1.bn1.weight, backbone.layer2.1.bn1.bias; '
             'shape mismatch: backbone.layer1.0.conv2.weight (64, 64, 1, 1) vs (64, 64, 3, 3), '
             'backbone.layer3.5.bn2.running_var (128,) vs (256,)') in msg, msg
+
+
+@pytest.mark.parametrize('kind', ['detector', 'segmentor'])
+def test_a_fine_tuned_model_is_refused_naming_what_it_is(kind, run_tool, tmp_path):
+    """A detector or segmentor has backbone.* like an mmselfsup checkpoint, but is none of the
+    understood layouts (its FPN is no image-level neck, its heads no algorithm's extras)."""
+    from mmsoco.converters import build_detector, build_segmentor
+    src = str(tmp_path / f'{kind}_epoch_12.pth')
+    model = build_detector(MASK_RCNN) if kind == 'detector' else build_segmentor(FCN)
+    save_like_runner(model, src)
+    msg = _refused(run_tool, src, str(tmp_path / 'out.pth'))
+    what = {'detector': 'an MMDetection detector checkpoint (found backbone.* (',
+            'segmentor': 'an MMSegmentation segmentor checkpoint (found auxiliary_head.* ('}[kind]
+    assert what in msg and 'none of the understood layouts' in msg, msg
+
+
+@pytest.mark.parametrize('variant', ['fpn', 'c4'])
+def test_its_own_start_file_converts_to_the_same_file(variant, sources, run_tool, tmp_path):
+    """A start file init2soco.py wrote is an mmsoco layout: converted again for the same config
+    it gives the same tensors; for the other variant's config the reason is the variant."""
+    config, other = (FPN_INIT, C4_INIT) if variant == 'fpn' else (C4_INIT, FPN_INIT)
+    first, again = str(tmp_path / 'start.pth'), str(tmp_path / 'again.pth')
+    convert_init_checkpoint(sources['torchvision'][0], config, first)
+    conv = convert_init_checkpoint(first, config, again)
+    a, b = torch.load(first)['state_dict'], torch.load(again)['state_dict']
+    assert conv.layout == 'mmsoco' and list(a) == list(b)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    if variant == 'c4':     # res5 is the RoI head: an FPN model cannot take it
+        with pytest.raises(SystemExit) as e:
+            run_tool(INIT2SOCO, first, str(tmp_path / 'fpn.pth'), '--config', other)
+        msg = str(e.value.code)
+        assert '\n' not in msg and 'the config expects a SoCo R50-FPN checkpoint' in msg, msg
+        assert 'but this is a SoCo R50-C4 checkpoint' in msg, msg
+    else:                   # a backbone with its layer4: the C4 model takes it as its res5
+        conv = convert_init_checkpoint(first, other)
+        assert conv.provided == ['backbone', 'head'] and conv.new == ['projector', 'predictor']

@@ -22,6 +22,7 @@ SOCO2MMSEG = osp.join(REPO, 'tools', 'model_converters', 'soco2mmseg.py')
 SEG_DIR = osp.join(REPO, 'configs', 'segmentation')
 FCN = osp.join(SEG_DIR, 'fcn_r50-d8_soco-100e_4xb4-20k_voc12aug-512x512.py')
 FPN = osp.join(SEG_DIR, 'fpn_r50_soco-100e_4xb4-20k_voc12aug-512x512.py')
+MASK_RCNN = osp.join(REPO, 'configs', 'transfer', 'mask-rcnn_r50_fpn_soco-100e_1x_coco.py')
 NECK = ('neck.lateral_convs.', 'neck.fpn_convs.')
 
 
@@ -111,6 +112,34 @@ def test_strict_check_names_what_does_not_fit():
     with pytest.raises(SoCoCheckpointError, match=r'shape mismatch: backbone\.conv1\.weight '
                        r'\(64, 3, 7, 7\) vs \(32, 3, 7, 7\)'):
         check_against_segmentor(conv, wide)
+
+
+def test_a_config_that_does_not_fit_is_refused_by_the_converter_and_the_tool(soco_files, tmp_path):
+    """The strict check runs inside the conversion: mmseg's own (non-strict) loading would keep
+    the segmentor's initial values where the file does not fit, with only a warning."""
+    no_bn = tmp_path / 'fpn_bn-less-neck.py'     # Semantic FPN as mmseg ships it: no norm, biases
+    no_bn.write_text(f"_base_ = '{FPN}'\nmodel = dict(neck=dict(norm_cfg=None))\n")
+    dst = tmp_path / 'out.pth'
+    words = ['does not fit the segmentor of the config', 'missing from the converted checkpoint: '
+             'neck.lateral_convs.0.conv.bias', 'not in the segmentor: neck.lateral_convs.0.bn.']
+    with pytest.raises(SoCoCheckpointError) as e:
+        convert_soco_checkpoint(soco_files['fpn'], str(dst), config=str(no_bn))
+    assert all(w in str(e.value) for w in words), str(e.value)
+    error, _ = _tool(soco_files['fpn'], str(dst), '--config', str(no_bn))
+    assert error is not None and error.startswith('soco2mmseg: error: '), error
+    assert len(error.splitlines()) == 1 and all(w in error for w in words), error
+    assert not osp.exists(dst)
+
+
+def test_a_detection_config_is_refused(soco_files, tmp_path):
+    dst = tmp_path / 'out.pth'
+    with pytest.raises(SoCoCheckpointError, match=r"the config's model is MaskRCNN, a detector "
+                       r'\(rpn_head, roi_head\): expected an MMSegmentation segmentor'):
+        convert_soco_checkpoint(soco_files['fpn'], str(dst), config=MASK_RCNN)
+    error, _ = _tool(soco_files['fpn'], str(dst), '--config', MASK_RCNN)
+    assert error is not None and len(error.splitlines()) == 1, error
+    assert error.startswith('soco2mmseg: error: ') and 'MaskRCNN, a detector' in error, error
+    assert not osp.exists(dst)
 
 
 def test_deep_stem_config_is_refused():

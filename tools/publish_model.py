@@ -11,7 +11,7 @@ import argparse
 import os.path as osp
 import sys
 
-from mmsoco.utils.checkpoint import publish_checkpoint
+from mmsoco.converters.publish import publish_checkpoint
 
 
 def parse_args(argv=None):

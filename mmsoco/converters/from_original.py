@@ -25,7 +25,6 @@ holds the training arguments as an :class:`argparse.Namespace`; exactly that typ
 allow-listed, and a file that needs any other global is refused with its name.
 """
 import argparse
-import copy
 import pickle
 import re
 from collections import Counter, OrderedDict
@@ -35,8 +34,12 @@ from typing import Dict, List, Mapping, Optional, Tuple, Union
 import torch
 from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
 
+from .builder import build_soco_model  # noqa: F401  (where the tools and tests find it)
 from .key_check import compare_state_dicts
-from .soco_checkpoint import SoCoCheckpointError, StateDict, torch_load_weights_only
+from .key_rules import KeyTable
+from .reading import SoCoCheckpointError, torch_load_weights_only
+from .saving import save_conversion
+from .soco_checkpoint import StateDict
 
 #: The non-tensor types an original SoCo checkpoint holds (``opt``, the training arguments).
 ORIGINAL_CHECKPOINT_GLOBALS = (argparse.Namespace, )
@@ -168,18 +171,18 @@ def detect_original_variant(network: StateDict) -> str:
         f'R50-C4, each with projector.*; found {found}.')
 
 
-def _head_key(rest: str) -> Optional[str]:
-    m = re.match(r'^(conv|bn)([1-9])\.(.+)$', rest)
-    if m:
-        part = 'conv' if m.group(1) == 'conv' else 'bn'
-        return f'shared_convs.{int(m.group(2)) - 1}.{part}.{m.group(3)}'
-    m = re.match(r'^fc([1-9])\.(.+)$', rest)
-    if m:
-        return f'shared_fcs.{int(m.group(1)) - 1}.{m.group(2)}'
-    return None
-
-
-_MLP = {'linear1': 'fc1', 'bn1': 'bn', 'linear2': 'fc2'}
+#: mmsoco name <-> original name inside the FPN head, the neck and the two MLPs (the encoder's
+#: ResNet names are the same; where its ``layer4`` goes depends on the variant).
+ORIGINAL_NAMES = KeyTable((
+    ('head.shared_convs.{i}.conv.{p}', 'head.conv{i+1}.{p}'),
+    ('head.shared_convs.{i}.bn.{p}', 'head.bn{i+1}.{p}'),
+    ('head.shared_fcs.{i}.{p}', 'head.fc{i+1}.{p}'),
+    ('neck.{kind}.{j}.{part}.{p}', 'neck.{kind}.{j}.{part}.{p}'),
+    ('{mlp}.fc1.{p}', '{mlp}.linear1.{p}'),
+    ('{mlp}.bn.{p}', '{mlp}.bn1.{p}'),
+    ('{mlp}.fc2.{p}', '{mlp}.linear2.{p}'),
+), choices=dict(kind=('lateral_convs', 'fpn_convs'), part=('conv', 'bn'),
+                mlp=('projector', 'predictor')))
 
 
 def original_key_to_soco(key: str, variant: str) -> Optional[str]:
@@ -199,16 +202,9 @@ def original_key_to_soco(key: str, variant: str) -> Optional[str]:
         if variant == 'c4' and rest.startswith('layer4.'):
             return 'head.' + rest
         return 'backbone.' + rest
-    if module == 'neck' and variant == 'fpn':
-        return 'neck.' + rest if re.match(r'^(lateral|fpn)_convs\.\d+\.(conv|bn)\.', rest) \
-            else None
-    if module == 'head' and variant == 'fpn':
-        new = _head_key(rest)
-        return 'head.' + new if new else None
-    if module in ('projector', 'predictor'):
-        layer, _, param = rest.partition('.')
-        return f'{module}.{_MLP[layer]}.{param}' if layer in _MLP else None
-    return None
+    if module in ('neck', 'head') and variant != 'fpn':
+        return None
+    return ORIGINAL_NAMES.inverse(key)
 
 
 def _group(name: str) -> str:
@@ -241,6 +237,13 @@ class OriginalConversion:
     left_out: List[Tuple[str, str]] = field(default_factory=list)
     notes: List[str] = field(default_factory=list)
     info: Dict = field(default_factory=dict)
+    #: The ``meta`` entry :func:`~.saving.save_conversion` writes :meth:`saved_info` under.
+    META_KEY = 'converted_from_original_soco'
+
+    def saved_info(self) -> dict:
+        """What the saved file says about the conversion (plain types)."""
+        return dict(variant=self.variant, source=self.source,
+                    **{k.replace('.', '_'): v for k, v in self.info.items()})
 
     def summary(self, verbose: bool = False) -> str:
         """What was mapped, grouped by module (``verbose``: every key), and what was left out."""
@@ -367,22 +370,6 @@ def default_config(variant: str) -> str:
     return config_path(DEFAULT_CONFIGS[variant])
 
 
-def build_soco_model(config) -> torch.nn.Module:
-    """Build the SoCo model of a pretraining config (weights initialised, nothing loaded).
-
-    Args:
-        config (str or Config): A pretraining config (path or loaded), e.g. :func:`default_config`.
-    """
-    import mmsoco  # noqa: F401  (registers SoCo)
-    from mmengine.config import Config
-    from mmengine.registry import DefaultScope
-    from mmselfsup.registry import MODELS
-
-    cfg = Config.fromfile(config) if isinstance(config, str) else config
-    with DefaultScope.overwrite_default_scope('mmselfsup'):
-        return MODELS.build(copy.deepcopy(cfg.model))
-
-
 def load_into_model(conv: OriginalConversion, model: torch.nn.Module) -> None:
     """Load the converted state dict strictly: every key, every shape.
 
@@ -398,10 +385,5 @@ def load_into_model(conv: OriginalConversion, model: torch.nn.Module) -> None:
     model.load_state_dict(conv.state_dict, strict=True)
 
 
-def save_soco_checkpoint(conv: OriginalConversion, path: str, meta: Optional[dict] = None) -> None:
-    """Save as an mmengine-style checkpoint ``{'state_dict', 'meta'}`` (plain types only, so it
-    loads weights-only; ``load_from``, ``soco2mmdet.py`` and ``soco2detectron2.py`` read it)."""
-    info = dict(variant=conv.variant, source=conv.source,
-                **{k.replace('.', '_'): v for k, v in conv.info.items()})
-    torch.save({'state_dict': conv.state_dict,
-                'meta': dict(converted_from_original_soco=info, **(meta or {}))}, path)
+#: The name the tools know (:func:`~.saving.save_conversion`).
+save_soco_checkpoint = save_conversion

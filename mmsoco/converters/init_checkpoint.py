@@ -1,24 +1,18 @@
 """Turn an existing ResNet into the starting checkpoint of a SoCo run (continued pretraining).
 
-Understood sources (:data:`LAYOUTS`), recognised from their keys, and what is written:
+The source is read by :func:`~.init_layouts.read_checkpoint` (weights only) and recognised by
+:func:`~.init_layouts.detect_layout`; this module converts it for the model a pretraining config
+builds and adds the momentum copies.  What is written, by layout:
 
-* ``torchvision``: a ResNet ``state_dict`` (``conv1``, ``bn1``, ``layer1..4``, ``fc``): the
-  backbone; the classifier ``fc`` is left out;
-* ``selfsup``: an mmselfsup 1.x / mmpretrain self-supervised checkpoint, ``backbone.*`` plus the
-  algorithm's own modules (MoCo's ``encoder_k``/``queue``, BYOL's ``target_net``/
-  ``head.predictor``, DenseCL's ``encoder_k``/``queue2``, their necks): the backbone, the rest
-  left out with its reason;
-* ``mmsoco``: a SoCo checkpoint of mmsoco (``backbone``, ``neck``, ``head``, ``projector``,
-  ``predictor``, ``target_net.module.*``): every module of the online network;
-* ``original``: the authors' SoCo release (``model``: ``module.encoder/neck/head/...``), read by
-  :mod:`.from_original`: every module of the online network.
+* a ResNet (``torchvision``, the ``backbone.*`` of an mmselfsup checkpoint, a start file that
+  holds a backbone only): the backbone; for the C4 variant the source's ``layer4`` becomes the
+  RoI head (res5, ``head.layer4.*``) and the backbone keeps ``conv1``..``layer3``;
+* a SoCo model (``mmsoco``, ``original``): every module of the online network it provides.
 
-For the C4 variant the source's ``layer4`` becomes the RoI head (res5, ``head.layer4.*``); the
-backbone keeps ``conv1``..``layer3``.  The ResNet depth of the source (read from its block
-structure) must be the config's, and every tensor must fit the model that the pretraining config
-builds, shape by shape (:func:`~mmsoco.converters.key_check.compare_state_dicts`): a missing key
-among those the source provides, an unexpected one or a shape mismatch is an error, nothing is
-written.
+The ResNet depth of the source (read from its block structure) must be the config's, and every
+tensor must fit the model, shape by shape (:func:`~.key_check.compare_state_dicts`): a missing
+key among those the source provides, an unexpected one or a shape mismatch is an error, nothing
+is written.
 
 **The target network starts as the online network.**  The written file holds, next to the online
 modules it provides, ``target_net.module.<module>.*``: a copy of each of them (parameters and BN
@@ -31,71 +25,92 @@ copy keeps the BN buffers equal too, and resetting ``steps`` matters for SoCo so
 checkpoint of a finished run has ``steps`` near its ``max_iters``, and kept as is its momentum
 would start near 1 in the new run.  The source's own momentum network (SoCo's ``target_net``,
 MoCo's ``encoder_k``, BYOL's ``target_net``) is left out.
+
+**Other algorithms.**  Where the model keeps its momentum copies, and under which name, is a
+:class:`StartLayout`; :data:`SOCO_START` is SoCo's.  Give ``convert_init_state`` another one
+(e.g. ``StartLayout('DenseCL', copies=(('backbone.', 'encoder_k.0.'),), counters=(),
+soco_modules=False)``) and a ResNet source fills that model's ``backbone.*`` and its copies,
+checked as strictly, with what stays fresh listed in ``new``.
 """
-import argparse
-import os.path as osp
-import pickle
-import re
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import List, Mapping, Optional, Tuple
 
 import torch
-from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
 
+from .builder import build_soco_model
+from .init_layouts import (LAYOUTS, UNDERSTOOD, InitCheckpointError,  # noqa: F401
+                           describe_resnet, detect_layout, extra_reason, has, read_checkpoint,
+                           resnet_depth, selfsup_algorithm, tensor_state)
 from .key_check import compare_state_dicts
+from .saving import save_conversion
 from .soco_checkpoint import (TARGET_MODULE_PREFIX, SoCoCheckpointError, StateDict,
-                              check_variant, detect_variant, split_networks,
-                              torch_load_weights_only, unpickling_reason)
+                              check_variant, detect_variant, split_networks)
 
-#: What each understood layout is, for messages.
-LAYOUTS = OrderedDict([
-    ('torchvision', 'a torchvision ResNet state_dict (conv1, bn1, layer1..4, fc)'),
-    ('selfsup', "an mmselfsup 1.x / mmpretrain self-supervised checkpoint ('backbone.*', "
-                "e.g. MoCo v2, BYOL, DenseCL)"),
-    ('mmsoco', "an mmsoco SoCo checkpoint (backbone, neck/head, projector, predictor)"),
-    ('original', "a checkpoint of the original SoCo release ('model': module.encoder.*, ...)"),
-])
-UNDERSTOOD = 'understood: ' + '; '.join(LAYOUTS.values())
 #: The online modules of a SoCo model, in the order they are reported.
 SOCO_MODULES = ('backbone', 'neck', 'head', 'projector', 'predictor')
-#: ResNet depth by block type and blocks per stage (layer1..layer4).
-RESNET_DEPTHS = {('basic', (2, 2, 2, 2)): 18, ('basic', (3, 4, 6, 3)): 34,
-                 ('bottleneck', (3, 4, 6, 3)): 50, ('bottleneck', (3, 4, 23, 3)): 101,
-                 ('bottleneck', (3, 8, 36, 3)): 152}
-#: Why an mmselfsup / mmpretrain algorithm's own tensors are left out, by key prefix.
-SELFSUP_EXTRAS = (
-    ('encoder_k.', "the momentum (key) encoder of MoCo/DenseCL: SoCo's target starts as a copy "
-                   'of the online network'),
-    ('momentum_encoder.', 'the momentum encoder (MoCo v3): SoCo\'s target starts as a copy of '
-                          'the online network'),
-    ('target_net.', "the algorithm's target network (BYOL): SoCo's target starts as a copy of "
-                    'the online network'),
-    ('queue', 'the negative queue of MoCo/DenseCL'),
-    ('neck.', "the algorithm's image-level neck: no counterpart in SoCo"),
-    ('head.', "the algorithm's head (BYOL's predictor, ...): no counterpart in SoCo"),
-    ('data_preprocessor.', 'normalisation constants (set by the SoCo config)'),
-)
 
 
-class InitCheckpointError(SoCoCheckpointError):
-    """The source cannot start a SoCo run of the given config; nothing was written."""
+@dataclass(frozen=True)
+class StartLayout:
+    """Where a pretraining model keeps what a start checkpoint fills.
+
+    Args:
+        name (str): The model, for messages (``'SoCo'``).
+        copies (tuple[tuple[str, str]]): ``(online prefix, momentum prefix)``: each converted
+            tensor under the online prefix is copied to the momentum prefix (SoCo: every online
+            module to ``target_net.module.``).
+        online_only (tuple[str]): Online prefixes without a momentum copy (SoCo's predictor).
+        counters (tuple[str]): Step counters written as 0 (``target_net.steps``).
+        modules (tuple[str]): Top-level online modules in report order; others follow in the
+            model's order.
+        soco_modules (bool): Whether a SoCo source gives all its online modules (True) or only
+            its ResNet (the model is not SoCo).
+        copy_name (str): The momentum network, for the summary.
+        note (str): The summary's line on the momentum copies.
+    """
+
+    name: str = 'SoCo'
+    copies: Tuple[Tuple[str, str], ...] = (('', TARGET_MODULE_PREFIX), )
+    online_only: Tuple[str, ...] = ('predictor.', )
+    counters: Tuple[str, ...] = ('target_net.steps', )
+    modules: Tuple[str, ...] = SOCO_MODULES
+    soco_modules: bool = True
+    copy_name: str = 'target_net'
+    note: str = ('target_net: a copy of the online modules above, steps = 0 (the momentum '
+                 'schedule starts at its base value)')
+
+    def momentum_copies(self, state: Mapping[str, torch.Tensor]) -> StateDict:
+        """The momentum network's copy of the online tensors of ``state``, and the counters."""
+        copies = OrderedDict()
+        for key, value in state.items():
+            if key.startswith(self.online_only):
+                continue
+            for online, momentum in self.copies:
+                if key.startswith(online):
+                    copies[momentum + key[len(online):]] = value.clone()
+        copies.update((k, torch.zeros((), dtype=torch.long)) for k in self.counters)
+        return copies
+
+
+SOCO_START = StartLayout()
 
 
 @dataclass
 class InitConversion:
-    """An existing model as the start of a SoCo run.
+    """An existing model as the start of a pretraining run.
 
     Attributes:
-        state_dict (OrderedDict): mmsoco SoCo names -> tensors: the online modules the source
-            provides, their copies under ``target_net.module.``, and ``target_net.steps`` (0).
+        state_dict (OrderedDict): Model names -> tensors: the online modules the source
+            provides, their momentum copies (``target_net.module.``) and the step counters (0).
         layout (str): One of :data:`LAYOUTS`.
         algorithm (str): What the keys say the source is (``'MoCo'``, ``'BYOL'``, ...).
         depth (int): ResNet depth of the source.
-        variant (str): ``'fpn'`` or ``'c4'``, the config's.
+        variant (str): ``'fpn'`` or ``'c4'``, the config's (``'c4'``: res5 is ``head.layer4``).
         mapped (list[tuple[str, str]]): ``(source key, online key)``.
         left_out (list[tuple[str, str]]): ``(source key, reason)``.
         new (list[str]): Online modules of the model that stay freshly initialised.
+        start (StartLayout): Where the model keeps its momentum copies.
     """
 
     state_dict: 'OrderedDict[str, torch.Tensor]'
@@ -106,18 +121,28 @@ class InitConversion:
     mapped: List[Tuple[str, str]] = field(default_factory=list)
     left_out: List[Tuple[str, str]] = field(default_factory=list)
     new: List[str] = field(default_factory=list)
+    start: StartLayout = SOCO_START
+    #: The ``meta`` entry :func:`~.saving.save_conversion` writes :meth:`saved_info` under.
+    META_KEY = 'soco_init'
 
     @property
     def provided(self) -> List[str]:
         """Online modules the source provides (``backbone``, ``head`` for C4's res5, ...)."""
-        found = {dst.split('.')[0] for _, dst in self.mapped}
-        return [m for m in SOCO_MODULES if m in found]
+        found = list(OrderedDict.fromkeys(dst.split('.')[0] for _, dst in self.mapped))
+        order = {m: i for i, m in enumerate(self.start.modules)}
+        return sorted(found, key=lambda m: order.get(m, len(order)))
+
+    def saved_info(self) -> dict:
+        """What the saved file says about the conversion (plain types)."""
+        return dict(layout=self.layout, algorithm=self.algorithm, depth=self.depth,
+                    variant=self.variant, provided=self.provided, new=self.new)
 
     def summary(self, verbose: bool = False) -> str:
         """What was mapped (by module), what was left out, and what stays new."""
         lines = [f'{LAYOUTS[self.layout]}: {self.algorithm}, ResNet-{self.depth} -> '
-                 f'SoCo R{self.depth}-{self.variant.upper()} start']
-        lines.append(f'mapped {len(self.mapped)} tensors (and their target_net copies):')
+                 f'{self.start.name} R{self.depth}-{self.variant.upper()} start']
+        lines.append(f'mapped {len(self.mapped)} tensors (and their {self.start.copy_name} '
+                     'copies):')
         if verbose:
             lines += [f'  {src} -> {dst}' for src, dst in self.mapped]
         else:
@@ -128,8 +153,7 @@ class InitConversion:
         lines += [f'  {n:4d}  {a}: {why}' for (a, why), n in groups.items()]
         lines.append(f'{", ".join(self.new)}: new' if self.new else
                      'new: nothing (every module comes from the source)')
-        lines.append('target_net: a copy of the online modules above, steps = 0 (the momentum '
-                     'schedule starts at its base value)')
+        lines.append(self.start.note)
         return '\n'.join(lines)
 
 
@@ -142,160 +166,12 @@ def _group(key: str) -> str:
     return '.'.join(parts[:depth]) + '.*'
 
 
-# ---------------------------------------------------------------------------------- reading
-def _history_buffer_getattr(obj: object, name: str) -> object:
-    """What ``getattr`` may do while unpickling: fetch a statistic of mmengine's HistoryBuffer.
-
-    A Runner checkpoint pickles each HistoryBuffer of its ``message_hub`` with the class's
-    statistic functions, as ``getattr(HistoryBuffer, 'min')`` (unless mmsoco was imported when it
-    was saved, see :mod:`mmsoco.utils.checkpoint`).  Allow-listing ``getattr`` itself would let a
-    file fetch and call any method; this stands in for it and allows exactly those look-ups.
-    """
-    from mmengine.logging import HistoryBuffer
-    if obj is HistoryBuffer and name in ('min', 'max', 'current', 'mean'):
-        return getattr(HistoryBuffer, name)
-    what = getattr(obj, '__name__', type(obj).__name__)
-    raise pickle.UnpicklingError(f'Unsupported global: GLOBAL getattr({what},{name})')
-
-
-#: The globals allowed while reading a source, besides mmengine's (``mmsoco.utils``).
-READ_GLOBALS = [argparse.Namespace, (_history_buffer_getattr, 'builtins.getattr'),
-                (_history_buffer_getattr, '__builtin__.getattr')]
-
-
-def read_checkpoint(path: str) -> object:
-    """Load ``path`` with torch's weights-only unpickler.
-
-    Allowed besides tensors and plain containers: what an mmengine Runner checkpoint holds
-    (:func:`mmsoco.utils.mmengine_checkpoint_globals`, and the HistoryBuffer statistics of
-    :func:`_history_buffer_getattr`) and ``argparse.Namespace`` (the training arguments of an
-    original SoCo checkpoint).  Nothing else is unpickled.
-
-    Raises:
-        InitCheckpointError: Missing, unreadable (truncated, garbage) or refused file; the message
-            names the file and the understood layouts.
-    """
-    from mmsoco.utils import allow_mmengine_checkpoint_globals
-
-    if not osp.isfile(path):
-        raise InitCheckpointError(f'{path}: no such file; {UNDERSTOOD}')
-    allow_mmengine_checkpoint_globals()
-    try:
-        with torch.serialization.safe_globals(READ_GLOBALS):
-            return torch_load_weights_only(path)
-    except pickle.UnpicklingError as e:
-        text = str(e)
-        m = re.search(r'Unsupported global: GLOBAL (\S+)', text)
-        if m:
-            raise InitCheckpointError(
-                f'{path}: refused by the weights-only loader: it references {m.group(1)}, which '
-                f'none of the understood layouts holds; {UNDERSTOOD}') from None
-        # garbage that starts like a pickle: 'WeightsUnpickler error: Unsupported operand 95'
-        raise InitCheckpointError(f'{path} is not a readable torch checkpoint '
-                                  f'({unpickling_reason(e)}); is the file complete? '
-                                  f'{UNDERSTOOD}') from None
-    except SoCoCheckpointError as e:
-        raise InitCheckpointError(f'{e}; {UNDERSTOOD}') from None
-
-
-def _tensor_state(obj: object) -> Optional[StateDict]:
-    """The state dict of a loaded file (``obj['state_dict']`` or ``obj`` itself), DDP's
-    ``module.`` prefix removed; None if it is not a non-empty mapping of tensors."""
-    if not isinstance(obj, Mapping):
-        return None
-    state = obj.get('state_dict', obj)
-    if not isinstance(state, Mapping) or not state:
-        return None
-    state = OrderedDict((k, v) for k, v in state.items() if isinstance(v, torch.Tensor))
-    if not state:
-        return None
-    consume_prefix_in_state_dict_if_present(state, 'module.')
-    return state
-
-
-def _has(keys, prefix: str) -> bool:
-    return any(k.startswith(prefix) for k in keys)
-
-
-def _found(keys) -> str:
-    counts = Counter(k.split('.')[0] for k in keys)
-    return ', '.join(f'{p}{".*" if p not in keys else ""} ({n})'
-                     for p, n in sorted(counts.items())[:8]) or 'no tensors'
-
-
-def detect_layout(obj: object, path: str = '<checkpoint>') -> str:
-    """Which of :data:`LAYOUTS` a loaded file is.
-
-    Raises:
-        InitCheckpointError: None of them; the message lists what was found.
-    """
-    if isinstance(obj, Mapping) and isinstance(obj.get('model'), Mapping) and _has(
-            [k[len('module.'):] if k.startswith('module.') else k for k in obj['model']],
-            'encoder.'):
-        return 'original'
-    state = _tensor_state(obj)
-    if state is None:
-        what = sorted(obj)[:8] if isinstance(obj, Mapping) else type(obj).__name__
-        raise InitCheckpointError(f'{path}: not a state dict of tensors (found {what}); '
-                                  f'{UNDERSTOOD}')
-    keys = list(state)
-    if _has(keys, 'backbone.'):
-        online, _ = split_networks(state)
-        if _has(online, 'projector.') and _has(online, 'predictor.'):
-            return 'mmsoco'
-        return 'selfsup'
-    if 'conv1.weight' in state and _has(keys, 'layer1.'):
-        return 'torchvision'
-    raise InitCheckpointError(f'{path}: unknown layout, found {_found(keys)}; {UNDERSTOOD}')
-
-
-def resnet_depth(state: Mapping[str, torch.Tensor], prefix: str = '') -> Optional[int]:
-    """The depth of the ResNet whose stages are ``<prefix>layer1..4``, from its blocks.
-
-    Returns:
-        int or None: 18/34 (basic blocks), 50/101/152 (bottlenecks), None for another structure.
-    """
-    blocks = []
-    for stage in range(1, 5):
-        found = {int(m.group(1)) for k in state
-                 for m in [re.match(rf'^{re.escape(prefix)}layer{stage}\.(\d+)\.', k)] if m}
-        blocks.append(max(found) + 1 if found else 0)
-    kind = 'bottleneck' if f'{prefix}layer1.0.conv3.weight' in state else 'basic'
-    return RESNET_DEPTHS.get((kind, tuple(blocks)))
-
-
-def _describe_resnet(state, prefix='') -> str:
-    blocks = [len({k.split('.')[1] for k in state if k.startswith(f'{prefix}layer{s}.')})
-              for s in range(1, 5)]
-    kind = 'bottleneck' if f'{prefix}layer1.0.conv3.weight' in state else 'basic'
-    return f'{kind} blocks {"-".join(map(str, blocks))}'
-
-
-# ---------------------------------------------------------------------------------- converting
-def _selfsup_algorithm(keys) -> str:
-    if _has(keys, 'queue2'):
-        return 'DenseCL'
-    if _has(keys, 'encoder_k.') and _has(keys, 'queue'):
-        return 'MoCo'
-    if _has(keys, 'momentum_encoder.'):
-        return 'MoCo v3'
-    if _has(keys, 'target_net.') and _has(keys, 'head.predictor.'):
-        return 'BYOL'
-    return 'backbone.* checkpoint'
-
-
-def _extra_reason(key: str) -> str:
-    for prefix, why in SELFSUP_EXTRAS:
-        if key.startswith(prefix):
-            return why
-    return 'no counterpart in SoCo'
-
-
-def _resnet_to_soco(backbone: Mapping[str, torch.Tensor], variant: str, source_prefix: str,
-                    conv: InitConversion) -> None:
-    """ResNet keys (``conv1.weight``, ``layer4.2.bn3.bias``) -> ``backbone.*`` / ``head.layer4.*``
-    (C4), recorded in ``conv``; a classifier ``fc.*`` is left out."""
-    for key, value in backbone.items():
+def map_resnet(resnet: Mapping[str, torch.Tensor], variant: str, source_prefix: str,
+               conv: InitConversion) -> None:
+    """ResNet keys (``conv1.weight``, ``layer4.2.bn3.bias``) -> ``backbone.*``, and for the C4
+    variant ``layer4`` -> ``head.layer4.*``, recorded in ``conv``; a classifier ``fc.*`` is left
+    out."""
+    for key, value in resnet.items():
         if key.startswith('fc.'):
             conv.left_out.append((source_prefix + key, 'the ImageNet classifier: no counterpart '
                                   'in SoCo'))
@@ -305,7 +181,7 @@ def _resnet_to_soco(backbone: Mapping[str, torch.Tensor], variant: str, source_p
         conv.mapped.append((source_prefix + key, dst))
 
 
-def _soco_resnet(state: Mapping[str, torch.Tensor]) -> StateDict:
+def soco_resnet(state: Mapping[str, torch.Tensor]) -> StateDict:
     """The ResNet of a SoCo state dict with ResNet names: ``backbone.*`` and C4's res5
     ``head.layer4.*`` (``layer4.*``)."""
     return OrderedDict((k.split('.', 1)[1], v) for k, v in state.items()
@@ -313,21 +189,72 @@ def _soco_resnet(state: Mapping[str, torch.Tensor]) -> StateDict:
 
 
 def model_variant_and_depth(model: torch.nn.Module) -> Tuple[str, Optional[int]]:
-    """``('fpn' | 'c4', depth)`` of a SoCo model (C4's res5 is ``head.layer4``)."""
+    """``('fpn' | 'c4', depth)`` of a model (C4: res5 is ``head.layer4``)."""
     state = model.state_dict()
     variant = 'c4' if any(k.startswith('head.layer4.') for k in state) else 'fpn'
-    return variant, resnet_depth(_soco_resnet(state))
+    return variant, resnet_depth(soco_resnet(state))
 
 
-def convert_init_state(obj: object, model: torch.nn.Module,
-                       path: str = '<checkpoint>') -> InitConversion:
+def _soco_modules(state: StateDict, layout: str, variant: str, path: str) -> InitConversion:
+    """A SoCo source's online modules, as they are."""
+    online, rest = split_networks(state)
+    try:
+        src_variant = detect_variant(online)
+        check_variant(src_variant, variant, what='the config')
+    except SoCoCheckpointError as e:
+        raise InitCheckpointError(f'{path}: {e}') from None
+    src_depth = resnet_depth(soco_resnet(online))
+    conv = InitConversion(OrderedDict(), layout, f'SoCo R{src_depth or "?"}-'
+                          f'{src_variant.upper()}', src_depth or 0, variant)
+    for key, value in online.items():
+        conv.state_dict[key] = value.detach().clone()
+        conv.mapped.append((key, key))
+    conv.left_out += [(k, "the source's target network: the new target starts as a copy of the "
+                       'online network') for k in rest]
+    return conv
+
+
+def _resnet_source(state: StateDict, layout: str, variant: str, path: str) -> InitConversion:
+    """A source's ResNet, mapped by :func:`map_resnet`; the rest left out with its reason."""
+    keys = list(state)
+    if layout == 'torchvision':
+        resnet, prefix, algorithm = state, '', 'ImageNet classifier'
+    elif layout == 'selfsup':
+        prefix, algorithm = 'backbone.', selfsup_algorithm(keys)
+        resnet = OrderedDict((k[len(prefix):], v) for k, v in state.items()
+                             if k.startswith(prefix))
+    else:   # a SoCo source for another model, or a start file with a backbone only
+        prefix, algorithm = '', 'SoCo start (backbone)' if layout == 'mmsoco' else 'SoCo'
+        online, _ = split_networks(state)
+        resnet = soco_resnet(online)
+    src_depth = resnet_depth(resnet)
+    if src_depth is None:
+        raise InitCheckpointError(
+            f'{path}: {LAYOUTS[layout].split(" (")[0]} whose {prefix}layer1..4 are not a ResNet '
+            f'({describe_resnet(resnet)}); {UNDERSTOOD}')
+    conv = InitConversion(OrderedDict(), layout, algorithm, src_depth, variant)
+    map_resnet(resnet, variant, prefix, conv)
+    if layout == 'selfsup':
+        conv.left_out += [(k, extra_reason(k)) for k in keys if not k.startswith(prefix)]
+    elif layout != 'torchvision':
+        done = {'backbone.' + k for k in resnet} | {'head.' + k for k in resnet}
+        conv.left_out += [(k, 'not the ResNet: no counterpart in the model') if not
+                          k.startswith('target_net.') else
+                          (k, "the source's target network: the new target starts as a copy of "
+                           'the online network') for k in keys if k not in done]
+    return conv
+
+
+def convert_init_state(obj: object, model: torch.nn.Module, path: str = '<checkpoint>',
+                       start: StartLayout = SOCO_START) -> InitConversion:
     """Convert a loaded source (see :func:`read_checkpoint`) for ``model`` and check it strictly.
 
     Args:
         obj (object): The loaded file.
-        model (nn.Module): The SoCo model of the pretraining config (see
-            :func:`~mmsoco.converters.from_original.build_soco_model`).
+        model (nn.Module): The model of the pretraining config (see
+            :func:`~.builder.build_soco_model`).
         path (str): For messages.
+        start (StartLayout): Where ``model`` keeps its momentum copies. Defaults to SoCo's.
 
     Returns:
         InitConversion
@@ -341,47 +268,17 @@ def convert_init_state(obj: object, model: torch.nn.Module,
         from .from_original import convert_original_state
         state = OrderedDict(convert_original_state(obj).state_dict)
     else:
-        state = _tensor_state(obj)
-
-    if layout in ('original', 'mmsoco'):
-        online, rest = split_networks(state)
-        try:
-            src_variant = detect_variant(online)
-            check_variant(src_variant, variant, what='the config')
-        except SoCoCheckpointError as e:
-            raise InitCheckpointError(f'{path}: {e}') from None
-        resnet = _soco_resnet(online)
-        src_depth = resnet_depth(resnet)
-        conv = InitConversion(OrderedDict(), layout,
-                              f'SoCo R{src_depth or "?"}-{src_variant.upper()}', src_depth or 0,
-                              variant)
-        for key, value in online.items():
-            conv.state_dict[key] = value.detach().clone()
-            conv.mapped.append((key, key))
-        conv.left_out += [(k, "the source's target network: the new target starts as a copy "
-                           'of the online network') for k in rest]
+        state = tensor_state(obj)
+    online, _ = split_networks(state)
+    whole = layout == 'original' or has(online, 'neck.') or has(online, 'head.')
+    if layout in ('original', 'mmsoco') and whole and start.soco_modules:
+        conv = _soco_modules(state, layout, variant, path)
     else:
-        keys = list(state)
-        if layout == 'torchvision':
-            backbone, prefix, algorithm = state, '', 'ImageNet classifier'
-        else:
-            prefix = 'backbone.'
-            backbone = OrderedDict((k[len(prefix):], v) for k, v in state.items()
-                                   if k.startswith(prefix))
-            algorithm = _selfsup_algorithm(keys)
-        resnet = backbone
-        src_depth = resnet_depth(resnet)
-        if src_depth is None:
-            raise InitCheckpointError(
-                f'{path}: {LAYOUTS[layout].split(" (")[0]} whose {prefix or ""}layer1..4 are not '
-                f'a ResNet ({_describe_resnet(resnet)}); {UNDERSTOOD}')
-        conv = InitConversion(OrderedDict(), layout, algorithm, src_depth, variant)
-        _resnet_to_soco(backbone, variant, prefix, conv)
-        if layout == 'selfsup':
-            conv.left_out += [(k, _extra_reason(k)) for k in keys if not k.startswith(prefix)]
+        conv = _resnet_source(state, layout, variant, path)
+    conv.start = start
     if conv.depth != depth:
         what = (f'ResNet-{conv.depth}' if conv.depth else
-                f'not a ResNet of a known depth ({_describe_resnet(resnet)})')
+                f'not a ResNet of a known depth ({describe_resnet(soco_resnet(online))})')
         raise InitCheckpointError(
             f'{path}: the source is a {what}, the config\'s model a ResNet-{depth}; use a '
             f'ResNet-{depth} source or a config of that depth ({UNDERSTOOD})')
@@ -390,43 +287,40 @@ def convert_init_state(obj: object, model: torch.nn.Module,
                                  scopes=[m + '.' for m in conv.provided])
     if not report.ok:
         raise InitCheckpointError(
-            f'{path}: the converted {conv.algorithm} weights do not fit the config\'s SoCo '
-            f'R{depth}-{variant.upper()} model: {report.describe()}')
-    # the target network: a copy of every provided module except the predictor (online only)
-    for key in [k for k in conv.state_dict if not k.startswith('predictor.')]:
-        conv.state_dict[TARGET_MODULE_PREFIX + key] = conv.state_dict[key].clone()
-    conv.state_dict['target_net.steps'] = torch.zeros((), dtype=torch.long)
+            f'{path}: the converted {conv.algorithm} weights do not fit the config\'s '
+            f'{start.name} R{depth}-{variant.upper()} model: {report.describe()}')
+    conv.state_dict.update(start.momentum_copies(conv.state_dict))
     report = compare_state_dicts(conv.state_dict, model)
     if report.unexpected or report.mismatched:   # the model's target misses what it averages
         raise InitCheckpointError(f'{path}: the target copies do not fit: {report.describe()}')
-    model_modules = {k.split('.')[0] for k in model.state_dict()}
-    conv.new = [m for m in SOCO_MODULES if m in model_modules and m not in conv.provided]
+    momentum = {m.split('.')[0] for _, m in start.copies}
+    model_modules = [m for m in OrderedDict.fromkeys(k.split('.')[0] for k in model.state_dict())
+                     if m not in momentum and m not in conv.provided]
+    order = {m: i for i, m in enumerate(start.modules)}
+    conv.new = sorted(model_modules, key=lambda m: order.get(m, len(order)))
     return conv
 
 
-def convert_init_checkpoint(src: str, config, dst: Optional[str] = None) -> InitConversion:
+def convert_init_checkpoint(src: str, config, dst: Optional[str] = None,
+                            start: StartLayout = SOCO_START) -> InitConversion:
     """Read, convert, check strictly against ``config``'s model and (if ``dst``) save.
 
     Args:
         src (str): The source file, any of :data:`LAYOUTS`.
-        config (str or Config): A SoCo pretraining config.
+        config (str or Config): A pretraining config (mmselfsup scope), SoCo's by default.
         dst (str, optional): Output ``{'state_dict', 'meta'}`` for ``load_from``.
+        start (StartLayout): Where the config's model keeps its momentum copies.
 
     Returns:
         InitConversion
     """
-    from .from_original import build_soco_model
     obj = read_checkpoint(src)
     detect_layout(obj, src)   # an unknown layout is refused before the model is built
-    conv = convert_init_state(obj, build_soco_model(config), src)
+    conv = convert_init_state(obj, build_soco_model(config), src, start)
     if dst is not None:
         save_init_checkpoint(conv, dst, meta=dict(source=src))
     return conv
 
 
-def save_init_checkpoint(conv: InitConversion, path: str, meta: Optional[Dict] = None) -> None:
-    """Save ``{'state_dict', 'meta'}`` (plain types: loads weights-only, e.g. by ``load_from``)."""
-    info = dict(layout=conv.layout, algorithm=conv.algorithm, depth=conv.depth,
-                variant=conv.variant, provided=conv.provided, new=conv.new)
-    torch.save({'state_dict': conv.state_dict,
-                'meta': dict(soco_init=info, **(meta or {}))}, path)
+#: The name the tool and the study know (:func:`~.saving.save_conversion`).
+save_init_checkpoint = save_conversion

@@ -22,8 +22,10 @@ import torch
 
 from mmsoco.utils import allow_mmengine_checkpoint_globals
 
+from .reading import SoCoCheckpointError, torch_load_weights_only, unpickling_reason
+
 #: Prefix of the target network's modules (``backbone``, ``neck``, ...) in a SoCo state dict;
-#: ``target_net.steps`` is outside it (see :data:`mmsoco.utils.checkpoint.TARGET_NET_PREFIX`).
+#: ``target_net.steps`` is outside it (see :data:`.publish.TARGET_NET_PREFIX`).
 TARGET_MODULE_PREFIX = 'target_net.module.'
 VARIANTS = ('fpn', 'c4')
 #: The networks of an mmsoco checkpoint a converter can take.
@@ -49,26 +51,7 @@ ORIGINAL_HINT = ('it looks like a checkpoint of the original SoCo release (train
                  'tools/model_converters/original2soco.py {path} soco.pth, then convert soco.pth')
 
 
-class SoCoCheckpointError(ValueError):
-    """The input is not a SoCo checkpoint, or not the variant/network that was asked for."""
-
-
 StateDict = Dict[str, torch.Tensor]
-
-
-def torch_load_weights_only(path: str) -> object:
-    """``torch.load(path, weights_only=True)`` on the CPU; a file that is not a (complete) torch
-    checkpoint raises :class:`SoCoCheckpointError` naming it, not torch's bare error (garbage
-    gives ``KeyError`` or ``IndexError``, a truncated file ``RuntimeError`` or ``OSError``).  A
-    missing file stays ``FileNotFoundError``; a refused global stays ``UnpicklingError``."""
-    try:
-        return torch.load(path, map_location='cpu', weights_only=True)
-    except FileNotFoundError:
-        raise
-    except (RuntimeError, LookupError, EOFError, OSError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else ''
-        raise SoCoCheckpointError(f'{path} is not a readable torch checkpoint ({type(e).__name__}: '
-                                  f'{first}); is the file complete?') from None
 
 
 def load_soco_checkpoint(checkpoint: Union[str, Mapping]) -> StateDict:
@@ -147,13 +130,6 @@ def split_networks(state_dict: StateDict, source: str = 'online') -> Tuple[State
             f"source='target' but the checkpoint has no '{TARGET_MODULE_PREFIX}*' keys; "
             "convert the online network (the default) instead")
     return network, rest
-
-
-def unpickling_reason(error: Exception) -> str:
-    """The reason in torch's weights-only refusal (``'Unsupported operand 103'``): its message
-    opens with a paragraph on the ``weights_only`` default and gives the reason further down."""
-    m = re.search(r'WeightsUnpickler error:\s*(\S[^\n]*)', str(error))
-    return m.group(1) if m else (str(error).strip().splitlines() or [''])[0]
 
 
 def source_key(key: str, source: str) -> str:

@@ -25,13 +25,14 @@ Fine-tune with ``MODEL.RESNETS.STRIDE_IN_1X1 False`` (pytorch-style ResNet), ``I
 as the original configs did.
 """
 import pickle
-import re
 from collections import OrderedDict
 from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 import torch
 
+from .key_rules import KeyTable
+from .reading import load_numpy_pickle
 from .soco_checkpoint import (SoCoCheckpointError, check_variant, detect_variant,
                               load_soco_checkpoint, split_networks)
 
@@ -42,71 +43,43 @@ DETECTRON2_CONFIG_HINT = (
     'MODEL.PIXEL_STD [58.395, 57.12, 57.375]')
 
 
-def _block_to_d2(rest: str) -> str:
-    """Rename inside one bottleneck: ``bn2.weight`` -> ``conv2.norm.weight`` etc."""
-    rest = re.sub(r'^bn(\d)\.', r'conv\1.norm.', rest)
-    rest = re.sub(r'^downsample\.0\.', 'shortcut.', rest)
-    return re.sub(r'^downsample\.1\.', 'shortcut.norm.', rest)
-
-
-def _block_from_d2(rest: str) -> str:
-    rest = re.sub(r'^conv(\d)\.norm\.', r'bn\1.', rest)
-    rest = re.sub(r'^shortcut\.norm\.', 'downsample.1.', rest)
-    return re.sub(r'^shortcut\.', 'downsample.0.', rest)
-
-
-def _conv_module_to_d2(rest: str) -> str:
-    """mmcv ConvModule ``conv.weight``/``bn.weight`` -> Detectron2 ``weight``/``norm.weight``."""
-    return re.sub(r'^conv\.', '', re.sub(r'^bn\.', 'norm.', rest))
-
-
-def _conv_module_from_d2(rest: str) -> str:
-    return re.sub(r'^norm\.', 'bn.', rest) if rest.startswith('norm.') else 'conv.' + rest
+#: SoCo name <-> Detectron2 name, most specific rule first (``{net}`` is ``backbone`` or ``head``,
+#: the owner of a ResNet stage: C4's res5 is ``head.layer4``).
+D2_NAMES = KeyTable((
+    ('backbone.bn1.{p}', 'stem.conv1.norm.{p}'),
+    ('backbone.conv1.{p}', 'stem.conv1.{p}'),
+    ('{net}.layer{s}.{b}.bn{k}.{p}', 'res{s+1}.{b}.conv{k}.norm.{p}'),
+    ('{net}.layer{s}.{b}.downsample.1.{p}', 'res{s+1}.{b}.shortcut.norm.{p}'),
+    ('{net}.layer{s}.{b}.downsample.0.{p}', 'res{s+1}.{b}.shortcut.{p}'),
+    ('{net}.layer{s}.{b}.{p}', 'res{s+1}.{b}.{p}'),
+    ('neck.lateral_convs.{j}.bn.{p}', 'fpn_lateral{j+2}.norm.{p}'),
+    ('neck.lateral_convs.{j}.conv.{p}', 'fpn_lateral{j+2}.{p}'),
+    ('neck.fpn_convs.{j}.bn.{p}', 'fpn_output{j+2}.norm.{p}'),
+    ('neck.fpn_convs.{j}.conv.{p}', 'fpn_output{j+2}.{p}'),
+    ('head.shared_convs.{i}.bn.{p}', 'box_head.conv{i+1}.norm.{p}'),
+    ('head.shared_convs.{i}.conv.{p}', 'box_head.conv{i+1}.{p}'),
+    ('head.shared_fcs.{i}.{p}', 'box_head.fc{i+1}.{p}'),
+), choices={'net': ('backbone', 'head')})
 
 
 def soco_key_to_detectron2(key: str) -> Optional[str]:
     """The Detectron2 name of one key of a SoCo network, or None if Detectron2 has no place."""
-    m = re.match(r'^backbone\.(conv1|bn1)\.(.+)$', key)
-    if m:
-        return ('stem.conv1.' if m.group(1) == 'conv1' else 'stem.conv1.norm.') + m.group(2)
-    m = re.match(r'^(backbone|head)\.layer(\d)\.(\d+)\.(.+)$', key)
-    if m:
-        return f'res{int(m.group(2)) + 1}.{m.group(3)}.{_block_to_d2(m.group(4))}'
-    m = re.match(r'^neck\.(lateral_convs|fpn_convs)\.(\d+)\.(.+)$', key)
-    if m:
-        kind = 'fpn_lateral' if m.group(1) == 'lateral_convs' else 'fpn_output'
-        return f'{kind}{int(m.group(2)) + 2}.{_conv_module_to_d2(m.group(3))}'
-    m = re.match(r'^head\.shared_convs\.(\d+)\.(.+)$', key)
-    if m:
-        return f'box_head.conv{int(m.group(1)) + 1}.{_conv_module_to_d2(m.group(2))}'
-    m = re.match(r'^head\.shared_fcs\.(\d+)\.(.+)$', key)
-    if m:
-        return f'box_head.fc{int(m.group(1)) + 1}.{m.group(2)}'
-    return None
+    return D2_NAMES.forward(key)
 
 
 def detectron2_key_to_soco(key: str, variant: str) -> str:
     """Inverse of :func:`soco_key_to_detectron2` (``res5`` is ``head.layer4`` in the C4 variant).
+
+    Raises:
+        KeyError: A name no rule of :data:`D2_NAMES` writes.
     """
-    m = re.match(r'^stem\.conv1\.(norm\.)?(.+)$', key)
-    if m:
-        return ('backbone.bn1.' if m.group(1) else 'backbone.conv1.') + m.group(2)
-    m = re.match(r'^res(\d)\.(\d+)\.(.+)$', key)
-    if m:
-        stage = int(m.group(1)) - 1
-        owner = 'head' if variant == 'c4' and stage == 4 else 'backbone'
-        return f'{owner}.layer{stage}.{m.group(2)}.{_block_from_d2(m.group(3))}'
-    m = re.match(r'^fpn_(lateral|output)(\d)\.(.+)$', key)
-    if m:
-        kind = 'lateral_convs' if m.group(1) == 'lateral' else 'fpn_convs'
-        return f'neck.{kind}.{int(m.group(2)) - 2}.{_conv_module_from_d2(m.group(3))}'
-    m = re.match(r'^box_head\.conv(\d)\.(.+)$', key)
-    if m:
-        return f'head.shared_convs.{int(m.group(1)) - 1}.{_conv_module_from_d2(m.group(2))}'
-    m = re.match(r'^box_head\.fc(\d)\.(.+)$', key)
-    if m:
-        return f'head.shared_fcs.{int(m.group(1)) - 1}.{m.group(2)}'
-    raise KeyError(f'{key!r} is not a name this converter writes')
+    def owner(fields):
+        return dict(net='head' if variant == 'c4' and fields.get('s') == 4 else 'backbone')
+
+    name = D2_NAMES.inverse(key, resolve=owner)
+    if name is None:
+        raise KeyError(f'{key!r} is not a name this converter writes')
+    return name
 
 
 def convert_to_detectron2(
@@ -156,7 +129,7 @@ def load_detectron2_pickle(path: str,
     :func:`save_detectron2_pickle`, or one the SoCo authors released
     (``current_detectron2_Head.pkl``, ``current_detectron2_C4.pkl``).
 
-    The file is read by :func:`mmsoco.utils.checkpoint.load_numpy_pickle`, which unpickles numpy
+    The file is read by :func:`.reading.load_numpy_pickle`, which unpickles numpy
     arrays and plain containers only (a ``.pkl`` from the internet runs no code).
 
     Args:
@@ -167,7 +140,6 @@ def load_detectron2_pickle(path: str,
     Returns:
         OrderedDict[str, Tensor]: SoCo online-network names -> tensors.
     """
-    from mmsoco.utils.checkpoint import load_numpy_pickle
     try:
         payload = load_numpy_pickle(path)
     except pickle.UnpicklingError as e:

@@ -29,7 +29,9 @@ from typing import List, Mapping, Optional, Tuple, Union
 
 import torch
 
+from .builder import build_detector
 from .key_check import compare_state_dicts
+from .saving import save_conversion
 from .soco_checkpoint import (SoCoCheckpointError, StateDict, check_variant, detect_variant,
                               group_label, key_group, load_soco_checkpoint,
                               other_network_reasons, source_key, split_networks)
@@ -114,7 +116,7 @@ def layout_from_config(cfg) -> DetectorLayout:
         whether its box head is 4conv1fc), ``'c4'`` for a model with a ``ResLayer`` shared head.
 
     Raises:
-        SoCoCheckpointError: If the model has neither.
+        SoCoCheckpointError: If the model has neither, or is a segmentor.
     """
     if isinstance(cfg, str):
         from mmengine.config import Config
@@ -123,6 +125,10 @@ def layout_from_config(cfg) -> DetectorLayout:
     neck = model.get('neck')
     roi_head = model.get('roi_head') or {}
     kind = _type_name(model)
+    if isinstance(model.get('decode_head'), Mapping):
+        raise SoCoCheckpointError(
+            f"the config's model is {kind}, a segmentor (decode_head): expected an MMDetection "
+            'detector; convert for a segmentor with soco2mmseg.py')
     if _type_name(neck) == 'FPN':
         start = neck.get('start_level', 0)
         bbox_head = roi_head.get('bbox_head')
@@ -160,6 +166,13 @@ class Conversion:
     variant: str = ''
     source: str = 'online'
     layout: Optional[DetectorLayout] = None
+    #: The ``meta`` entry :func:`~.saving.save_conversion` writes :meth:`saved_info` under.
+    META_KEY = 'soco_transfer'
+
+    def saved_info(self) -> dict:
+        """What the saved file says about the conversion (plain types)."""
+        return dict(variant=self.variant, source=self.source, layout=self.layout.name,
+                    fpn_start_level=self.layout.fpn_start_level, box_head=self.layout.box_head)
 
     def summary(self, verbose: bool = False) -> str:
         """What was mapped and what was left out, grouped (``verbose``: every key)."""
@@ -296,28 +309,6 @@ def check_against_detector(conv: Conversion, detector: torch.nn.Module) -> None:
             'pretraining config (FPN/head norms, channels) or use the matching transfer config.')
 
 
-def build_detector(cfg) -> torch.nn.Module:
-    """Build the detector of an MMDetection config (no weights are loaded or downloaded)."""
-    from mmdet.registry import MODELS as DET_MODELS
-    from mmdet.utils import register_all_modules
-    from mmengine.config import Config
-    from mmengine.registry import DefaultScope
-
-    if isinstance(cfg, str):
-        cfg = Config.fromfile(cfg)
-    register_all_modules(init_default_scope=False)
-    with DefaultScope.overwrite_default_scope('mmdet'):
-        return DET_MODELS.build(cfg['model'])
-
-
-def save_mmdet_checkpoint(conv: Conversion, path: str, meta: Optional[dict] = None) -> None:
-    """Save ``conv`` as ``{'state_dict': ..., 'meta': ...}`` for ``load_from``/``Pretrained``."""
-    info = dict(variant=conv.variant, source=conv.source, layout=conv.layout.name,
-                fpn_start_level=conv.layout.fpn_start_level, box_head=conv.layout.box_head)
-    torch.save({'state_dict': conv.state_dict,
-                'meta': dict(soco_transfer=info, **(meta or {}))}, path)
-
-
 def convert_soco_checkpoint(src: Union[str, Mapping],
                             dst: Optional[str] = None,
                             source: str = 'online',
@@ -355,6 +346,10 @@ def convert_soco_checkpoint(src: Union[str, Mapping],
     if config is not None:
         check_against_detector(conv, build_detector(config))
     if dst is not None:
-        save_mmdet_checkpoint(conv, dst, meta=dict(
+        save_conversion(conv, dst, meta=dict(
             soco_checkpoint=src if isinstance(src, str) else None))
     return conv
+
+
+#: The name the tools and tests know (:func:`~.saving.save_conversion`).
+save_mmdet_checkpoint = save_conversion

@@ -27,7 +27,9 @@ from typing import List, Mapping, Optional, Tuple, Union
 
 import torch
 
+from .builder import build_segmentor
 from .key_check import compare_state_dicts
+from .saving import save_conversion
 from .soco_checkpoint import (SoCoCheckpointError, StateDict, detect_variant, group_label,
                               key_group, load_soco_checkpoint, other_network_reasons,
                               source_key, split_networks)
@@ -37,6 +39,8 @@ PLAIN_STEM = ('ResNet', )
 #: mmseg backbones with a deep stem (``stem.*``) that SoCo does not pretrain.
 DEEP_STEM = ('ResNetV1c', 'ResNetV1d')
 NECK_SCOPES = ('neck.lateral_convs.', 'neck.fpn_convs.')
+#: The heads that make a config's model a detector (no segmentor has them).
+DETECTOR_HEADS = ('rpn_head', 'roi_head', 'bbox_head')
 
 
 def _type_name(cfg) -> str:
@@ -62,6 +66,13 @@ class SegConversion:
     variant: str = ''
     source: str = 'online'
     with_neck: bool = False
+    #: The ``meta`` entry :func:`~.saving.save_conversion` writes :meth:`saved_info` under.
+    META_KEY = 'soco_transfer'
+
+    def saved_info(self) -> dict:
+        """What the saved file says about the conversion (plain types)."""
+        return dict(variant=self.variant, source=self.source, with_neck=self.with_neck,
+                    target=self.target)
 
     @property
     def target(self) -> str:
@@ -157,7 +168,8 @@ def convert_state_dict(state_dict: StateDict, with_neck: bool = False,
 
 
 def neck_from_config(cfg) -> bool:
-    """Whether a segmentation config has an FPN neck, after checking its backbone takes SoCo's.
+    """Whether a segmentation config has an FPN neck, after checking that its model is a
+    segmentor and that its backbone takes SoCo's.
 
     Args:
         cfg (str or Config or dict): An MMSegmentation config (path or loaded) with ``model``.
@@ -166,13 +178,22 @@ def neck_from_config(cfg) -> bool:
         bool: True for an ``FPN`` neck (Semantic FPN), False for no neck.
 
     Raises:
-        SoCoCheckpointError: The backbone is not a plain-stem ``ResNet`` (``ResNetV1c`` and the
+        SoCoCheckpointError: The model is no segmentor (a detector's config, no
+            ``decode_head``), the backbone is not a plain-stem ``ResNet`` (``ResNetV1c`` and the
             other deep-stem variants), or the neck is not an FPN on C2-C5 from level 0.
     """
     if isinstance(cfg, str):
         from mmengine.config import Config
         cfg = Config.fromfile(cfg)
     model = cfg['model']
+    if not isinstance(model.get('decode_head'), Mapping):
+        heads = [h for h in DETECTOR_HEADS if model.get(h)]
+        what = (f'a detector ({", ".join(heads)})' if heads else 'not a segmentor (no '
+                'decode_head)')
+        raise SoCoCheckpointError(
+            f"the config's model is {_type_name(model) or 'untyped'}, {what}: expected an "
+            'MMSegmentation segmentor (EncoderDecoder with a decode_head), e.g. a config in '
+            'configs/segmentation; convert for a detector with soco2mmdet.py')
     backbone = _type_name(model.get('backbone'))
     if backbone not in PLAIN_STEM:
         why = (f'{backbone} has a deep stem (stem.*: three 3x3 convs) that SoCo does not '
@@ -218,28 +239,6 @@ def check_against_segmentor(conv: SegConversion, segmentor: Union[torch.nn.Modul
     return report
 
 
-def build_segmentor(cfg) -> torch.nn.Module:
-    """Build the segmentor of an MMSegmentation config (no weights are loaded or downloaded)."""
-    from mmengine.config import Config
-    from mmengine.registry import DefaultScope
-    from mmseg.registry import MODELS as SEG_MODELS
-    from mmseg.utils import register_all_modules
-
-    if isinstance(cfg, str):
-        cfg = Config.fromfile(cfg)
-    register_all_modules(init_default_scope=False)
-    with DefaultScope.overwrite_default_scope('mmseg'):
-        return SEG_MODELS.build(cfg['model'])
-
-
-def save_mmseg_checkpoint(conv: SegConversion, path: str, meta: Optional[dict] = None) -> None:
-    """Save ``conv`` as ``{'state_dict': ..., 'meta': ...}`` for ``init_cfg``/``load_from``."""
-    info = dict(variant=conv.variant, source=conv.source, with_neck=conv.with_neck,
-                target=conv.target)
-    torch.save({'state_dict': conv.state_dict,
-                'meta': dict(soco_transfer=info, **(meta or {}))}, path)
-
-
 def convert_soco_checkpoint(src: Union[str, Mapping], dst: Optional[str] = None,
                             source: str = 'online', with_neck: Optional[bool] = None,
                             config=None) -> SegConversion:
@@ -272,6 +271,10 @@ def convert_soco_checkpoint(src: Union[str, Mapping], dst: Optional[str] = None,
     if config is not None:
         check_against_segmentor(conv, build_segmentor(config))
     if dst is not None:
-        save_mmseg_checkpoint(conv, dst, meta=dict(
+        save_conversion(conv, dst, meta=dict(
             soco_checkpoint=src if isinstance(src, str) else None))
     return conv
+
+
+#: The name the tools and tests know (:func:`~.saving.save_conversion`).
+save_mmseg_checkpoint = save_conversion
