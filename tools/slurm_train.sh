@@ -2,6 +2,11 @@
 # Usage: [GPUS=16 GPUS_PER_NODE=8 CPUS_PER_TASK=5] tools/slurm_train.sh PARTITION JOB CONFIG [WORK_DIR] [train.py args]
 # The project's .venv python is used when present (PYTHON=... overrides).  Each task's train.py
 # checks config, device and data before training (one line when something is missing).
+if ! command -v srun >/dev/null 2>&1; then
+  echo "slurm_train.sh: srun not found: this script submits to a Slurm cluster (run it on a" \
+    "Slurm login node); on one machine use tools/dist_train.sh CONFIG GPUS" >&2
+  exit 127
+fi
 set -x
 PARTITION="$1"
 JOB_NAME="$2"
