@@ -2,6 +2,7 @@
 process starts (``tools/dist_train.sh`` runs ``tools/train.py --check`` first), no traceback."""
 import os
 import os.path as osp
+import shutil
 import subprocess
 import sys
 
@@ -50,8 +51,9 @@ def test_syncbn_config_without_a_gpu_says_what_to_run_instead(how, tmp_path):
     """``tools/dist_train.sh configs/soco_r50_fpn.py 16`` on a CPU machine used to start 16
     processes that each died in DDP (``SyncBatchNorm layers only work with GPU modules``).
     'hidden GPUs': an 8-GPU node whose GPUs an empty CUDA_VISIBLE_DEVICES hides counts 0 GPUs,
-    so the CPU path and its check apply (not 'found 8'); DEVICE=cpu on that node, with every GPU
-    visible, skips the count and takes the CPU path too."""
+    so the CPU path and its check apply (not 'found 8').  DEVICE=cpu on that node, with every
+    GPU visible, skips the count and takes the CPU path with per-process BN (--plain-bn): the
+    device check passes and the next check, the data, stops it."""
     cmd = [sys.executable, TRAIN, DOCUMENTED, '--launcher', 'pytorch'] if how == 'train.py' \
         else ['bash', DIST_TRAIN, DOCUMENTED, '16']
     env = {}
@@ -60,7 +62,11 @@ def test_syncbn_config_without_a_gpu_says_what_to_run_instead(how, tmp_path):
     elif how == 'DEVICE=cpu':
         env = dict(PATH=_eight_gpu_smi(tmp_path), CUDA_VISIBLE_DEVICES=None, DEVICE='cpu')
     line = _one_line(_run(cmd, **env))
+    if how == 'DEVICE=cpu':
+        assert line.startswith("error: data root 'data/imagenet/' does not exist"), line
+        return
     assert line.startswith(f'error: {DOCUMENTED} uses SyncBN, which needs CUDA GPUs'), line
+    assert f'DEVICE=cpu tools/dist_train.sh {DOCUMENTED} N' in line
     assert 'make demo' in line and f'python tools/train.py {CPU_CONFIG}' in line
     assert osp.isfile(osp.join(REPO, CPU_CONFIG))
     cpu_cfg = Config.fromfile(osp.join(REPO, CPU_CONFIG))     # the named form has plain BN
@@ -134,3 +140,55 @@ def test_slurm_train_passes_paths_whole_and_uses_the_project_environment(tmp_pat
                             f'--work-dir={tmp_path / "work dir"}', '--launcher=slurm', '--amp',
                             'bf16']
     assert '--job-name=soco job' in args and '--ntasks=16' in args
+
+
+def test_slurm_train_without_slurm_says_what_is_missing(tmp_path):
+    """Without ``srun`` the script used to print its ``set -x`` trace, then ``srun: command not
+    found``; now one line before anything runs."""
+    empty = tmp_path / 'bin'
+    empty.mkdir()
+    proc = subprocess.run([shutil.which('bash'), osp.join(REPO, 'tools', 'slurm_train.sh'), 'gpu',
+                           'soco', DOCUMENTED], capture_output=True, text=True, timeout=60,
+                          env=dict(PATH=str(empty)), cwd=REPO)
+    line = _one_line(proc)
+    assert line.startswith('slurm_train.sh: srun not found'), line
+    assert 'tools/dist_train.sh CONFIG GPUS' in line
+
+
+def test_proposals_file_of_another_image_folder_is_one_line_before_any_process(tmp_path,
+                                                                             run_tool):
+    """Its keys name images that are not in this collection: found from a sample of keys, before
+    torchrun starts (it used to print the dataset's error twice, then ChildFailedError) and
+    before train.py makes its work dir (it used to, after 464 lines of output)."""
+    import cv2
+    import numpy as np
+
+    from data_prep.storage import ProposalStore
+    from mmsoco.engine.preflight import check_proposal_keys, collection_paths
+
+    root = tmp_path / 'collection'
+    (root / 'train' / 'n0').mkdir(parents=True)
+    for name in ('a.jpg', 'b.jpg'):
+        cv2.imwrite(str(root / 'train' / 'n0' / name), np.full((32, 32, 3), 127, np.uint8))
+    box = [[2, 2, 20, 20]]
+    ProposalStore.write(str(root / 'proposals.npz'),
+                        [(f'n9/other_{i}.jpg', box, (32, 32)) for i in range(3)])
+    override = f'train_dataloader.dataset.data_root={root}/'
+    line = _one_line(_run(['bash', DIST_TRAIN, CPU_CONFIG, '2', '--cfg-options', override],
+                          DEVICE='cpu'))
+    assert line.startswith(f"error: proposals file '{root}/proposals.npz' was made for another "
+                           "image folder: 3 of 3 sampled keys (e.g. 'n9/other_0.jpg') are no "
+                           f"image under '{root}/train/'"), line
+    assert line.endswith(f'python -m data_prep.generate_proposals {root}/train/ '
+                         f'--out {root}/proposals.npz')
+
+    work = tmp_path / 'work'
+    with pytest.raises(SystemExit, match='was made for another image folder'):
+        run_tool(TRAIN, CPU_CONFIG, '--work-dir', str(work), '--cfg-options', override)
+    assert not work.exists()
+
+    # keys that name some of the images pass; the count of the others is returned
+    ProposalStore.write(str(root / 'proposals.npz'),
+                        [('n0/a.jpg', box, (32, 32)), ('n9/other.jpg', box, (32, 32))])
+    paths = collection_paths(dict(data_root=f'{root}/', proposals_file='proposals.npz'))
+    assert check_proposal_keys(paths, 'train_dataloader.dataset') == 1

@@ -323,22 +323,30 @@ def test_unreadable_images_are_summed_over_dataloader_workers(demo_data, tmp_pat
     assert skips >= 2 and counts.get('unreadable') == skips, (counts, skips)
 
 
-def _spaced(demo_data, tmp_path):
+def _spaced(demo_data, tmp_path, sync_bn=False):
     """The tiny config and the demo collection under paths with spaces (the launcher quotes).
-    The config names the data root: mmengine's --cfg-options drops spaces from values."""
+    The config names the data root: mmengine's --cfg-options drops spaces from values.
+    ``sync_bn``: SyncBN everywhere, as the GPU configs have it."""
     data = tmp_path / 'demo data'
     os.symlink(demo_data, data)
     config = tmp_path / 'my configs' / 'tiny run.py'
     config.parent.mkdir()
-    config.write_text(f'_base_ = {TINY!r}\n'
-                      f'train_dataloader = dict(dataset=dict(data_root={str(data) + "/"!r}))\n')
+    text = (f'_base_ = {TINY!r}\n'
+            f'train_dataloader = dict(dataset=dict(data_root={str(data) + "/"!r}))\n')
+    if sync_bn:
+        text += ('sync = dict(type="SyncBN")\n'
+                 'model = dict(backbone=dict(norm_cfg=sync), neck=dict(norm_cfg=sync), '
+                 'head=dict(norm_cfg=sync), projector=dict(norm_cfg=sync), '
+                 'predictor=dict(norm_cfg=sync))\n')
+    config.write_text(text)
     return str(config)
 
 
 def test_two_process_gloo_training_agrees_on_weights(demo_data, tmp_path):
     """2 CPU processes (DEVICE=cpu: gloo even where GPUs are); config, data root and work dir
-    have spaces in their paths."""
-    config = _spaced(demo_data, tmp_path)
+    have spaces in their paths.  The config has SyncBN, as the GPU configs: DEVICE=cpu runs it
+    with per-process BN (torch's DDP refuses SyncBN in CPU modules)."""
+    config = _spaced(demo_data, tmp_path, sync_bn=True)
     work = str(tmp_path / 'work dir')
     cmd = ['bash', osp.join(REPO, 'tools', 'dist_train.sh'), config, '2', '--work-dir', work,
            '--cfg-options', 'train_cfg.max_epochs=1']

@@ -9,7 +9,8 @@
 # ops, a missing data root or proposals file) and stops with one line before any process starts.
 # On a machine without GPUs the processes run on CPUs with the gloo backend (mmsoco's train.py
 # sets that up; the config must use plain BN).  DEVICE=cuda insists on GPUs (no CPU fallback);
-# DEVICE=cpu runs on CPUs even where GPUs are (it hides them: CUDA_VISIBLE_DEVICES=-1).
+# DEVICE=cpu runs on CPUs even where GPUs are (it hides them: CUDA_VISIBLE_DEVICES=-1), and a
+# SyncBN config with per-process BN (train.py --plain-bn), as the demo config's plain BN.
 # The project's .venv python is used when present (PYTHON=... overrides).
 CONFIG="$1"
 GPUS="$2"
@@ -43,8 +44,10 @@ count_gpus() {
   echo "$n"
 }
 
+EXTRA=()
 if [ "$DEVICE" = cpu ]; then
   export CUDA_VISIBLE_DEVICES=-1
+  EXTRA=(--plain-bn)   # torch's DDP refuses SyncBN in CPU modules
 else
   FOUND=$(count_gpus)
   if [ "$FOUND" -gt 0 ] || [ "$DEVICE" = cuda ]; then
@@ -64,7 +67,8 @@ fi
 
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 # one process checks config, device and data first: a run that cannot work stops here, in seconds
-"$PYTHON" "$ROOT/tools/train.py" "$CONFIG" --launcher pytorch --check "${@:3}" >/dev/null || exit $?
+"$PYTHON" "$ROOT/tools/train.py" "$CONFIG" --launcher pytorch --check "${EXTRA[@]}" "${@:3}" \
+  >/dev/null || exit $?
 
 "$PYTHON" -m torch.distributed.run \
     --nnodes="$NNODES" \
@@ -74,4 +78,4 @@ export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
     --master_port="$PORT" \
     "$ROOT/tools/train.py" \
     "$CONFIG" \
-    --launcher pytorch "${@:3}"
+    --launcher pytorch "${EXTRA[@]}" "${@:3}"

@@ -27,6 +27,9 @@ def parse_args():
     parser.add_argument('--check', action='store_true',
                         help='check the config, the device and the data paths, then exit '
                         '(tools/dist_train.sh runs this before starting any process)')
+    parser.add_argument('--plain-bn', action='store_true',
+                        help='run SyncBN layers as per-process BN, as a distributed run on CPUs '
+                        'needs (DEVICE=cpu tools/dist_train.sh passes it)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
@@ -63,7 +66,7 @@ def main():
     from mmsoco.engine.preflight import PreflightError, preflight
     try:   # SyncBN without a GPU, mmcv without CUDA ops, missing data: one line, no process started
         checked = preflight(cfg, args.config, distributed=args.launcher != 'none',
-                            cuda_available=torch.cuda.is_available())
+                            cuda_available=torch.cuda.is_available(), plain_bn=args.plain_bn)
     except PreflightError as e:
         sys.exit(f'error: {e}')
     if args.check:
@@ -72,9 +75,11 @@ def main():
     from mmengine.runner import Runner
 
     import mmsoco  # noqa: F401  (registers SoCo, repairs mmselfsup registries)
-    from mmsoco.engine import setup_cpu_distributed
+    from mmsoco.engine import setup_cpu_distributed, use_plain_bn
 
     cfg.launcher = args.launcher
+    if args.plain_bn:
+        use_plain_bn(cfg)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:

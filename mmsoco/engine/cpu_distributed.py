@@ -5,10 +5,45 @@ creates the process group, and the Runner wraps the model in DDP with
 ``device_ids=[LOCAL_RANK]``: both fail on a machine without GPUs.  For a run started by
 ``torchrun`` (``tools/dist_train.sh``) on CPUs, :func:`setup_cpu_distributed` creates the gloo
 process group itself (the Runner then skips ``init_dist``) and lets DDP wrap a CPU module.
+
+DDP also refuses SyncBN in a CPU module.  :func:`use_plain_bn` (``tools/train.py --plain-bn``,
+which ``DEVICE=cpu tools/dist_train.sh`` passes) wraps the model in
+:class:`PlainBNDistributedDataParallel`, which turns every SyncBN layer into per-process BN first,
+as the demo config's plain ``BN`` norms do.
 """
 import torch
 import torch.distributed as dist
 from mmengine.config import Config
+from mmengine.model import MMDistributedDataParallel, revert_sync_batchnorm
+from mmengine.registry import MODEL_WRAPPERS
+
+
+@MODEL_WRAPPERS.register_module()
+class PlainBNDistributedDataParallel(MMDistributedDataParallel):
+    """``MMDistributedDataParallel`` of a model whose SyncBN layers become per-process BN.
+
+    mmengine's ``revert_sync_batchnorm`` replaces each SyncBN with a BatchNorm of any input
+    dimension holding the same parameters and buffers, so the state dict keeps its keys and
+    checkpoints load either way; each process normalises with its own batch's statistics.
+
+    Args:
+        module (nn.Module): The model (with or without SyncBN layers).
+        **kwargs: The arguments of ``MMDistributedDataParallel``.
+    """
+
+    def __init__(self, module: torch.nn.Module, **kwargs) -> None:
+        super().__init__(module=revert_sync_batchnorm(module), **kwargs)
+
+
+def use_plain_bn(cfg: Config) -> None:
+    """Make a distributed run wrap its model in :class:`PlainBNDistributedDataParallel`.
+
+    Args:
+        cfg (Config): The run's config; ``model_wrapper_cfg.type`` is set, its other settings
+            are kept.
+    """
+    cfg.model_wrapper_cfg = dict(cfg.get('model_wrapper_cfg') or {},
+                                 type='PlainBNDistributedDataParallel')
 
 
 def setup_cpu_distributed(cfg: Config) -> bool:

@@ -7,7 +7,8 @@ stops in seconds with the reason instead of N tracebacks a minute later:
 - a config with SyncBN in a distributed run on a machine without a CUDA GPU (torch's DDP refuses
   SyncBN on CPU modules in every process);
 - on a CUDA machine, an mmcv built without its CUDA ops (RoIAlign would fail at the first step);
-- a missing data root, image folder, ``ann_file`` or proposals file of a ``SoCoDataset``.
+- a missing data root, image folder, ``ann_file`` or proposals file of a ``SoCoDataset``, and
+  a proposals file made for another image folder (a sample of its keys is looked up on disk).
 
 Each message names the path or setting and the command that fixes it.
 """
@@ -19,6 +20,8 @@ CPU_CONFIG = 'configs/soco/soco_resnet50-fpn_1xb4-coslr-2e_demo.py'
 SYNC_BN_TYPES = ('SyncBN', 'MMSyncBN', 'TorchSyncBN', 'SyncBatchNorm')
 #: what ``mmcv.ops.get_compiling_cuda_version()`` returns for a build without CUDA ops
 MMCV_NO_CUDA = 'not available'
+#: how many keys of a proposals file are looked up in the image folder (spread over the file)
+KEY_SAMPLE = 32
 
 
 class PreflightError(RuntimeError):
@@ -38,7 +41,7 @@ def uses_sync_bn(model_cfg) -> bool:
 
 
 def check_device(cfg, config: str, distributed: bool, cuda_available: bool,
-                 mmcv_cuda_version: Optional[str] = None) -> None:
+                 mmcv_cuda_version: Optional[str] = None, plain_bn: bool = False) -> None:
     """Refuse a SyncBN config in a distributed CPU run, and a CUDA run without mmcv's CUDA ops.
 
     Args:
@@ -48,14 +51,17 @@ def check_device(cfg, config: str, distributed: bool, cuda_available: bool,
         cuda_available (bool): ``torch.cuda.is_available()``.
         mmcv_cuda_version (str, optional): ``mmcv.ops.get_compiling_cuda_version()``; read from
             mmcv when None and ``cuda_available``.
+        plain_bn (bool): SyncBN layers run as per-process BN (``tools/train.py --plain-bn``,
+            which ``DEVICE=cpu tools/dist_train.sh`` passes), so a CPU run may use them.
 
     Raises:
         PreflightError: One line with what to run instead.
     """
     if not cuda_available:
-        if distributed and uses_sync_bn(cfg.get('model')):
+        if distributed and not plain_bn and uses_sync_bn(cfg.get('model')):
             raise PreflightError(
-                f'{config} uses SyncBN, which needs CUDA GPUs, and none is visible. On a CPU run '
+                f'{config} uses SyncBN, which needs CUDA GPUs, and none is visible. On CPUs: '
+                f'DEVICE=cpu tools/dist_train.sh {config} N (SyncBN becomes per-process BN), '
                 f'the demo (make demo) or the same R50-FPN recipe with plain BN in one process: '
                 f'python tools/train.py {CPU_CONFIG} (it trains on the photos make demo writes '
                 'to work_dirs/demo/data; another collection: --cfg-options '
@@ -145,15 +151,66 @@ def check_data(cfg, key: str = 'train_dataloader') -> None:
             raise PreflightError(
                 f"proposals file '{p['proposals_file']}' not found ({where}.proposals_file); "
                 f'make it with the offline proposal stage: {_make_proposals(p)}')
+        check_proposal_keys(p, where)
 
 
-def preflight(cfg, config: str, distributed: bool, cuda_available: bool) -> List[str]:
+def check_proposal_keys(paths: dict, where: str, sample: int = KEY_SAMPLE) -> int:
+    """Refuse a proposals file whose keys name no image of the collection.
+
+    The keys are image paths relative to the image folder (or to data_root). ``sample`` of them,
+    spread evenly over the sorted keys, are looked up on disk: reading them maps the file and
+    touches only its ``paths`` member, never the boxes.
+
+    Args:
+        paths (dict): :func:`collection_paths` of the dataset, its proposals file present.
+        where (str): The dataset's config key, for the message.
+        sample (int): How many keys to look up.
+
+    Returns:
+        int: How many sampled keys are not image files of the collection (some may be, when
+        images were removed after the proposals were made; the dataset counts those).
+
+    Raises:
+        PreflightError: The file cannot be read, holds no key, or none of the sampled keys is
+            an image file under the image folder or data root.
+    """
+    import warnings
+
+    import numpy as np
+
+    from data_prep.storage import ProposalStore
+    path = paths['proposals_file']
+    try:
+        with warnings.catch_warnings():   # an old file's upgrade hint comes with the dataset
+            warnings.simplefilter('ignore')
+            store = ProposalStore.load(path)
+    except (OSError, ValueError) as e:
+        raise PreflightError(f'{e} ({where}.proposals_file); make it again: '
+                             f'{_make_proposals(paths)}') from e
+    if not len(store):
+        raise PreflightError(f"proposals file '{path}' holds no image ({where}.proposals_file); "
+                             f'make it again: {_make_proposals(paths)}')
+    rows = np.unique(np.linspace(0, len(store) - 1, min(sample, len(store))).astype(np.int64))
+    keys = [store.key_at(int(i)) for i in rows]
+    roots = [r for r in (paths['img_root'], paths['data_root']) if r]
+    missing = [k for k in keys if not any(osp.isfile(osp.join(r, k)) for r in roots)]
+    if len(missing) == len(keys):
+        raise PreflightError(
+            f"proposals file '{path}' was made for another image folder: {len(missing)} of "
+            f"{len(keys)} sampled keys (e.g. '{missing[0]}') are no image under "
+            f"'{paths['img_root']}' ({where}.proposals_file, data_root, data_prefix); "
+            f'make the proposals of these images: {_make_proposals(paths)}')
+    return len(missing)
+
+
+def preflight(cfg, config: str, distributed: bool, cuda_available: bool,
+              plain_bn: bool = False) -> List[str]:
     """Run every check (device first, then data); raise :class:`PreflightError` on the first.
 
     Returns:
         list[str]: What was checked, for ``tools/train.py --check`` to print.
     """
-    check_device(cfg, config, distributed, cuda_available)
+    check_device(cfg, config, distributed, cuda_available, plain_bn=plain_bn)
     check_data(cfg)
     n = sum(1 for _ in _soco_datasets((cfg.get('train_dataloader') or {}).get('dataset')))
     device = 'cuda' if cuda_available else 'cpu'
