@@ -17,6 +17,7 @@ from mmengine.runner import Runner
 import mmsoco  # noqa: F401
 from mmsoco.models.utils.target_network import CosineMomentumEMA
 from mmsoco.registry import DATASETS, HOOKS, MODELS
+from mmsoco.testing import REPO
 
 LR, EPOCHS, ITERS_PER_EPOCH = 0.1, 4, 4
 
@@ -180,3 +181,23 @@ def test_allow_list_is_exact_not_weights_only_off():
     buf.seek(0)
     with pytest.raises(Exception, match='[Ww]eights only'):
         torch.load(buf, weights_only=True)
+
+
+def test_train_py_resume_path_continues_the_schedule(tmp_path, run_tool):
+    """``tools/train.py --resume PATH`` (a checkpoint of another work dir) must resume: the
+    iteration, the lr schedule and the target's step counter go on from the checkpoint.  Passing
+    PATH as ``load_from`` alone would load the weights and start the schedule at iteration 0."""
+    from mmengine.config import Config
+
+    cut_dir = str(tmp_path / 'cut')
+    _train(_cfg(cut_dir, 'cut', stop_after=2))
+    config = str(tmp_path / 'toy.py')
+    Config(_cfg(str(tmp_path / 'unused'), 'from-path')).dump(config)
+    _RecordSteps.records = []
+    run_tool(osp.join(REPO, 'tools', 'train.py'), config, '--work-dir', str(tmp_path / 'resumed'), '--resume',
+             osp.join(cut_dir, 'epoch_2.pth'))
+    records = _RecordSteps.records
+    assert [r[0] for r in records] == list(range(8, 16))
+    assert records[0][2] == pytest.approx(LR * (1 + math.cos(math.pi * 4 / 12)) / 2, rel=1e-6)
+    assert [r[4] for r in records] == list(range(9, 17))
+    assert osp.exists(tmp_path / 'resumed' / 'epoch_4.pth')
