@@ -1,4 +1,5 @@
 # The two entry points of the README.  Both create .venv on first use (tools/setup_env.sh).
+# make demo DEMO_ARGS=--force pretrains and converts a finished demo again.
 PY := .venv/bin/python
 # passive OpenMP waiting: spinning threads slow torch 10-25x on 2 busy cores
 export OMP_WAIT_POLICY ?= PASSIVE
@@ -9,7 +10,7 @@ venv:
 	@bash tools/setup_env.sh
 
 demo: venv
-	@$(PY) tools/demo.py
+	@$(PY) tools/demo.py $(DEMO_ARGS)
 
 test: venv
 	@$(PY) -m pytest -q tests
