@@ -3,12 +3,13 @@
 Example::
 
     python -m data_prep.draw_proposals data/imagenet/proposals_train.npz \\
-        --root data/imagenet/train --image n01440764/n01440764_10026.JPEG --out boxes.png
+        --root data/imagenet/train --image n01440764/n01440764_10026.JPEG --out work_dirs/boxes.png
 
 Without ``--image`` the first image of the file is drawn (``--index`` picks another).
 """
 import argparse
 import colorsys
+import os
 import os.path as osp
 import sys
 
@@ -79,6 +80,7 @@ def main(argv=None) -> int:
         area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
         boxes = boxes[np.argsort(-area, kind='stable')[:args.max_boxes]]
     title = f'{key}: {len(boxes)} boxes ({store.level(key)})'
+    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     if not cv2.imwrite(args.out, draw_boxes(img, boxes, title)):
         print(f'error: cannot write {args.out}', file=sys.stderr)
         return 2

@@ -115,7 +115,7 @@ def test_visualisation_draws_each_proposal_in_its_colour(collection):
 
 
 def test_visualize_views_tool_writes_png(collection, tmp_path):
-    out = tmp_path / 'views.png'
+    out = tmp_path / 'new' / 'views.png'   # the folder is made (default work_dirs/views.png)
     proc = subprocess.run(
         [sys.executable, osp.join(REPO, 'tools', 'visualize_views.py'), '--data-root',
          str(collection), '--proposals', 'proposals.npz', '--num-views', '4', '--index', '1',

@@ -41,6 +41,9 @@ def test_draw_proposals_with_a_wrong_root_names_the_image(proposals, tmp_path, c
     last = _last_line(capsys.readouterr().err)
     assert osp.join(wrong, 'a.jpg') in last and '--root' in last and path in last, last
     assert draw_main([path, '--root', images, '--out', str(tmp_path / 'o.png')]) == 0
+    # the README's --out work_dirs/boxes.png on a fresh clone: the folder is made
+    assert draw_main([path, '--root', images, '--out', str(tmp_path / 'new' / 'o.png')]) == 0
+    assert (tmp_path / 'new' / 'o.png').is_file()
     assert draw_main([str(tmp_path / 'none.npz'), '--root', images, '--out',
                       str(tmp_path / 'o.png')]) == 2
     assert 'none.npz' in _last_line(capsys.readouterr().err)

@@ -2,10 +2,10 @@
 # Create (or reuse) the project-local virtual environment `.venv` with the pinned OpenMMLab stack,
 # mmcv compiled from source with its ops, and mmsoco installed in development mode.
 #
-# Idempotent: a stamp in .venv records the hash of requirements/pins.txt; when it matches and the
-# stack imports, nothing is installed or rebuilt.  The first run on a fresh machine takes ~15-25
-# minutes, almost all of it compiling mmcv's C++ ops (77 files on 2 cores); pip caches the built
-# wheel, so a rebuilt venv on the same machine takes a few minutes.
+# Idempotent: a stamp in .venv records the hash of requirements/pins.txt (comments left out); when
+# it matches and the stack imports, nothing is installed or rebuilt.  The first run on a fresh
+# machine takes ~15-25 minutes, almost all of it compiling mmcv's C++ ops (77 files on 2 cores);
+# pip caches the built wheel, so a rebuilt venv on the same machine takes a few minutes.
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -31,7 +31,8 @@ fi
 [ -n "${PYTHON:-}" ] || die "Python $PY_WANTED not found. Install it (e.g. 'apt install python3.11 python3.11-venv' or 'pyenv install 3.11') or set PYTHON=/path/to/python3.11."
 command -v g++ >/dev/null 2>&1 || die "no C++ compiler (g++) found; mmcv's ops are compiled from source. Install it with 'apt install g++' (or 'build-essential')."
 
-stamp_want="$(sha256sum "$PINS" | cut -c1-16)"
+# the pins without their comments: a reworded comment rebuilds nothing
+stamp_want="$(sed 's/[[:space:]]*#.*//' "$PINS" | grep . | sha256sum | cut -c1-16)"
 if [ -f "$VENV/.mmsoco-stamp" ] && [ "$(cat "$VENV/.mmsoco-stamp")" = "$stamp_want" ] && \
    "$VENV/bin/python" -c 'import mmcv.ops, mmdet, mmselfsup, mmseg.models, mmsoco' >/dev/null 2>&1; then
   exit 0   # already set up: nothing to do

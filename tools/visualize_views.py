@@ -5,12 +5,15 @@ A box must stay on its object in every view of a row.
 
 Examples:
     # the training dataset of a config
-    python tools/visualize_views.py configs/soco/CONFIG.py --index 3 --num-draws 4 --out views.png
+    python tools/visualize_views.py configs/soco/CONFIG.py --index 3 --num-draws 4 \
+        --out work_dirs/views.png
     # an image folder and its proposals file, with the default recipe
     python tools/visualize_views.py --data-root data/demo --img-prefix '' \
-        --proposals data/demo/proposals.npz --num-views 4 --out views.png
+        --proposals data/demo/proposals.npz --num-views 4 --out work_dirs/views.png
 """
 import argparse
+import os
+import os.path as osp
 import sys
 
 from mmengine.config import Config, DictAction
@@ -33,7 +36,8 @@ def parse_args():
     parser.add_argument('--index', type=int, default=0, help='sample index')
     parser.add_argument('--num-draws', type=int, default=3, help='rows (random draws)')
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--out', default='views.png', help='output PNG')
+    parser.add_argument('--out', default='work_dirs/views.png',
+                        help='output PNG (its folder is created)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
     args = parser.parse_args()
     if not args.config and not (args.data_root and args.proposals):
@@ -67,6 +71,7 @@ def main():
     if not 0 <= args.index < len(dataset):
         sys.exit(f'visualize_views: error: --index {args.index} is outside the dataset '
                  f'({len(dataset)} samples)')
+    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     grid = save_sample_views(dataset, args.out, args.index, args.num_draws, args.seed)
     print(f'{args.out}: {grid.shape[1]}x{grid.shape[0]}, sample {args.index} '
           f"({dataset.get_data_info(args.index)['img_path']}), {args.num_draws} draws")
