@@ -194,8 +194,8 @@ def test_train_py_resume_path_continues_the_schedule(tmp_path, run_tool):
     config = str(tmp_path / 'toy.py')
     Config(_cfg(str(tmp_path / 'unused'), 'from-path')).dump(config)
     _RecordSteps.records = []
-    run_tool(osp.join(REPO, 'tools', 'train.py'), config, '--work-dir', str(tmp_path / 'resumed'), '--resume',
-             osp.join(cut_dir, 'epoch_2.pth'))
+    run_tool(osp.join(REPO, 'tools', 'train.py'), config, '--work-dir', str(tmp_path / 'resumed'),
+             '--resume', osp.join(cut_dir, 'epoch_2.pth'))
     records = _RecordSteps.records
     assert [r[0] for r in records] == list(range(8, 16))
     assert records[0][2] == pytest.approx(LR * (1 + math.cos(math.pi * 4 / 12)) / 2, rel=1e-6)
