@@ -146,6 +146,14 @@ def test_each_layout_gives_the_source_backbone_to_online_and_target(
         missing, unexpected = model.load_state_dict(written, strict=False)
         assert unexpected == [] and sorted(
             {k.replace('target_net.module.', '').split('.')[0] for k in missing}) == sorted(new)
+    # what the file lacks, in the words of mmengine's (non-strict) load_from, which lists it
+    if new:
+        assert 'loads strictly' not in out
+        assert (f'not in the file: {", ".join(new)} (and the target_net copies of neck, head, '
+                "projector), which start freshly initialised: load_from lists their tensors as "
+                "'missing keys in source state_dict'") in out
+    else:
+        assert f'loads strictly into the model of {TINY}' in out
     if layout in ('mocov2', 'densecl'):        # what was left out, and why
         assert 'encoder_k.*: the momentum (key) encoder' in out and 'queue: the negative' in out
         name = 'MoCo' if layout == 'mocov2' else 'DenseCL'

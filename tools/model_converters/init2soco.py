@@ -2,8 +2,11 @@
 
 Understood sources: a torchvision ResNet state_dict, an mmselfsup 1.x / mmpretrain
 self-supervised checkpoint (MoCo v2, BYOL, DenseCL, ...), an mmsoco SoCo checkpoint, a checkpoint
-of the original SoCo release.  The result loads strictly into the model of ``--config`` (checked
-here); the target network starts as a copy of the online one.  See docs/continued_pretraining.md.
+of the original SoCo release.  Every tensor of the result fits the model of ``--config`` (checked
+here); the modules the source lacks (the FPN, R-CNN head, projector and predictor of a backbone)
+are not in the file: they start freshly initialised, and ``load_from`` lists their tensors as
+missing keys.  The target network starts as a copy of the online one.  See
+docs/continued_pretraining.md.
 
 Examples:
     # torchvision's supervised ResNet-50, for the 20-epoch continued R50-FPN config
@@ -42,7 +45,14 @@ def main(argv=None):
     except (InitCheckpointError, FileNotFoundError) as e:
         sys.exit(f'init2soco: error: {e}')
     print(conv.summary(verbose=args.verbose))
-    print(f'loads strictly into the model of {args.config}')
+    if conv.new:   # what mmengine's (non-strict) load_from will list as missing, and why
+        targets = [m for m in conv.new if m != 'predictor']   # the predictor is online only
+        print(f'fits the model of {args.config}: every tensor of the file has its name and '
+              f'shape there; not in the file: {", ".join(conv.new)} (and the target_net copies '
+              f'of {", ".join(targets)}), which start freshly initialised: load_from lists '
+              "their tensors as 'missing keys in source state_dict'")
+    else:
+        print(f'loads strictly into the model of {args.config}')
     print(f'saved {args.dst}')
 
 
