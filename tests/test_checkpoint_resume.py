@@ -190,7 +190,7 @@ def test_train_py_resume_path_continues_the_schedule(tmp_path, run_tool):
     from mmengine.config import Config
 
     cut_dir = str(tmp_path / 'cut')
-    _train(_cfg(cut_dir, 'cut', stop_after=2))
+    _train(_cfg(cut_dir, 'cut-for-path', stop_after=2))
     config = str(tmp_path / 'toy.py')
     Config(_cfg(str(tmp_path / 'unused'), 'from-path')).dump(config)
     _RecordSteps.records = []
