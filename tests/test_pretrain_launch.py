@@ -393,15 +393,3 @@ def test_bad_data_config_stops_before_training_with_the_path(override, expected,
     assert last.startswith('error: ') and missing in last and expected in last, last
     assert 'Traceback' not in proc.stderr
     assert not glob.glob(str(tmp_path / 'w' / '*.pth'))
-
-
-def test_proposals_file_that_matches_no_image_is_refused(demo_data, tmp_path):
-    from data_prep.storage import ProposalStore
-    other = str(tmp_path / 'other.npz')
-    ProposalStore.write(other, [('elsewhere/a.jpg', [[0, 0, 50, 50]], (100, 100))])
-    cmd = _train_cmd(str(tmp_path / 'w'), demo_data,
-                     f'train_dataloader.dataset.proposals_file={other}')
-    proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True)
-    assert proc.returncode != 0
-    last = proc.stderr.strip().splitlines()[-1]
-    assert 'covers none' in last and other in last, last
