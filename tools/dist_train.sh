@@ -6,7 +6,8 @@
 # Before launching, the node's CUDA GPUs are counted (CUDA_VISIBLE_DEVICES, else `nvidia-smi -L`);
 # asking for more than the node has stops with one line and the multi-node form.  Then
 # `tools/train.py CONFIG --check` checks the config once (SyncBN without a GPU, mmcv without CUDA
-# ops, a missing data root or proposals file) and stops with one line before any process starts.
+# ops, a missing data root or proposals file, a proposals file of another image folder) and stops
+# with one line before any process starts.
 # On a machine without GPUs the processes run on CPUs with the gloo backend (mmsoco's train.py
 # sets that up; the config must use plain BN).  DEVICE=cuda insists on GPUs (no CPU fallback);
 # DEVICE=cpu runs on CPUs even where GPUs are (it hides them: CUDA_VISIBLE_DEVICES=-1), and a
