@@ -9,7 +9,7 @@
 # ops, a missing data root or proposals file, a proposals file of another image folder) and stops
 # with one line before any process starts.
 # On a machine without GPUs the processes run on CPUs with the gloo backend (mmsoco's train.py
-# sets that up; the config must use plain BN).  DEVICE=cuda insists on GPUs (no CPU fallback);
+# sets that up; the config must use plain BN, or DEVICE=cpu).  DEVICE=cuda insists on GPUs;
 # DEVICE=cpu runs on CPUs even where GPUs are (it hides them: CUDA_VISIBLE_DEVICES=-1), and a
 # SyncBN config with per-process BN (train.py --plain-bn), as the demo config's plain BN.
 # The project's .venv python is used when present (PYTHON=... overrides).
