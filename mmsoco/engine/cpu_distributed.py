@@ -9,7 +9,7 @@ process group itself (the Runner then skips ``init_dist``) and lets DDP wrap a C
 DDP also refuses SyncBN in a CPU module.  :func:`use_plain_bn` (``tools/train.py --plain-bn``,
 which ``DEVICE=cpu tools/dist_train.sh`` passes) wraps the model in
 :class:`PlainBNDistributedDataParallel`, which turns every SyncBN layer into per-process BN first,
-as the demo config's plain ``BN`` norms do.
+as mmengine's Runner does in a non-distributed run and the demo config's plain ``BN`` norms do.
 """
 import torch
 import torch.distributed as dist
