@@ -69,7 +69,7 @@ def toy_seg_study(tmp_path_factory):
     code = cli_main(_args(seg_data, str(pretrain), work, '--seg-model', 'fpn',
                           '--seg-cfg-options', 'train_cfg.val_interval=1000'))
     assert code == 0
-    with open(osp.join(work, 'results_seg.json')) as f:
+    with open(osp.join(work, 'results_seg-fpn.json')) as f:
         result = json.load(f)
     return seg_data, work, result
 
@@ -79,22 +79,22 @@ def test_seg_study_runs_every_stage_and_reports_miou_per_arm(toy_seg_study):
     assert [s['name'] for s in result['stages']] == [
         'pretrain_images', 'proposals', 'pretrain_soco', 'convert_soco_mmseg-fpn',
         'pretrain_byol', 'convert_byol_mmseg-fpn',
-        'finetune_seg_soco_seed0', 'evaluate_seg_soco_seed0',
-        'finetune_seg_byol_seed0', 'evaluate_seg_byol_seed0',
-        'finetune_seg_scratch_seed0', 'evaluate_seg_scratch_seed0']
+        'finetune_seg-fpn_soco_seed0', 'evaluate_seg-fpn_soco_seed0',
+        'finetune_seg-fpn_byol_seed0', 'evaluate_seg-fpn_byol_seed0',
+        'finetune_seg-fpn_scratch_seed0', 'evaluate_seg-fpn_scratch_seed0']
     for arm in ARMS:
-        assert osp.isfile(osp.join(work, 'finetune', f'seg_{arm}_seed0', 'iter_1.pth'))
-        assert result['loss_points'][f'finetune_seg_{arm}_seed0'] == 1
+        assert osp.isfile(osp.join(work, 'finetune', f'seg-fpn_{arm}_seed0', 'iter_1.pth'))
+        assert result['loss_points'][f'finetune_seg-fpn_{arm}_seed0'] == 1
         entry = result['results'][arm]
         for row in (entry['seeds']['0'], entry['mean']):
             assert set(row) >= {'mIoU', 'mAcc', 'aAcc'}
             assert all(math.isfinite(row[k]) and 0 <= row[k] <= 100
                        for k in ('mIoU', 'mAcc', 'aAcc'))
-    md = open(osp.join(work, 'results_seg.md')).read()
+    md = open(osp.join(work, 'results_seg-fpn.md')).read()
     assert '| arm | seed | mIoU | mAcc | aAcc |' in md and 'Semantic FPN R18 (BN)' in md
     for arm in ARMS:
         assert f'| {arm} | 0 |' in md
-    assert osp.getsize(osp.join(work, 'loss_curves_seg.png')) > 10000
+    assert osp.getsize(osp.join(work, 'loss_curves_seg-fpn.png')) > 10000
 
 
 def test_pretrained_weights_reach_the_segmentor(toy_seg_study):
@@ -110,7 +110,7 @@ def test_pretrained_weights_reach_the_segmentor(toy_seg_study):
     assert set(backbone) == {k for k in byol if k.startswith('backbone.')}
     assert all(torch.equal(v, byol[k]) for k, v in backbone.items())
     for arm, ckpt in (('soco', 'soco_r18'), ('byol', 'byol_r18'), ('scratch', None)):
-        rec = json.load(open(osp.join(work, 'stages', f'finetune_seg_{arm}_seed0.json')))
+        rec = json.load(open(osp.join(work, 'stages', f'finetune_seg-fpn_{arm}_seed0.json')))
         init = rec['outputs']['init']
         assert (init is None) if ckpt is None else osp.basename(init).startswith(ckpt)
 
@@ -143,7 +143,7 @@ def test_init_arm_fine_tunes_an_existing_model(toy_seg_study, tmp_path):
     work = str(tmp_path / 'work')
     assert cli_main(_args(seg_data, seg_data, work, '--init', src, '--arms', 'init',
                           '--seg-cfg-options', 'train_cfg.val_interval=1000')) == 0
-    result = json.load(open(osp.join(work, 'results_seg.json')))
+    result = json.load(open(osp.join(work, 'results_seg-fcn.json')))
     assert list(result['results']) == ['init']
     assert all(math.isfinite(v) for v in result['results']['init']['mean'].values())
     conv = torch.load(osp.join(work, 'checkpoints', 'init_r18_mmseg-fcn.pth'))['state_dict']
@@ -171,3 +171,49 @@ def test_mask_outside_the_class_list_stops_before_training(tmp_path, capsys):
     assert check_seg_folder(seg_data, 13, 11)['val'] == 1
     with pytest.raises(ValueError, match=r'class indices \[11\] are outside'):
         check_seg_folder(seg_data, 11, 255)  # CamVid's void 11 without --ignore-index 11
+
+
+def test_each_model_is_its_own_run_and_a_clash_is_refused_first(toy_seg_study, tmp_path,
+                                                                 capsys):
+    """FCN beside Semantic FPN in one work dir: two runs (seg-fcn, seg-fpn), neither touches the
+    other; another mask set under a taken run name is refused before any stage."""
+    seg_data, work, _ = toy_seg_study
+    before = sorted(os.listdir(osp.join(work, 'stages')))
+    fpn_md = open(osp.join(work, 'results_seg-fpn.md')).read()
+    assert cli_main(_args(seg_data, seg_data, work, '--arms', 'scratch')) == 0
+    result = json.load(open(osp.join(work, 'results_seg-fcn.json')))
+    assert [s['name'] for s in result['stages']] == [
+        'finetune_seg-fcn_scratch_seed0', 'evaluate_seg-fcn_scratch_seed0']
+    assert open(osp.join(work, 'results_seg-fpn.md')).read() == fpn_md
+    capsys.readouterr()
+    other = _camvid_subset(str(tmp_path / 'other'), n_train=2, n_val=1)
+    after = sorted(os.listdir(osp.join(work, 'stages')))
+    assert cli_main(_args(other, seg_data, work, '--seg-model', 'fpn')) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "run name 'seg-fpn' is taken" in err[0] and 'seg_data' in err[0]
+    assert sorted(os.listdir(osp.join(work, 'stages'))) == after and set(before) < set(after)
+
+
+def test_a_missing_seg_data_folder_names_the_option(tmp_path, capsys):
+    missing = str(tmp_path / 'no-such-folder')
+    assert cli_main(_args(missing, str(tmp_path), str(tmp_path / 'work'))) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"--seg-data '{missing}' is not a folder" in err[0]
+
+
+def test_the_study_evaluator_scores_a_perfect_prediction_100(tmp_path):
+    """Void pixels (here 9, neither mmseg's 255 nor the config file's 11) predicted as a class
+    must not count: the study's IoUMetric ignores the data's void."""
+    from mmseg.registry import METRICS
+    from mmseg.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+    classes, void = ['road', 'car', 'tree'], 9
+    cfg = segmentation_config(str(tmp_path), classes, void, str(tmp_path), 'eval-check', 1, 1)
+    metric = METRICS.build(cfg.test_evaluator)
+    metric.dataset_meta = dict(classes=classes)
+    gt = torch.tensor([[0, 0, 1, 1], [2, 2, void, void], [0, 1, 2, void]])
+    pred = torch.where(gt == void, torch.zeros_like(gt), gt)  # void predicted as 'road'
+    metric.process([], [dict(pred_sem_seg=dict(data=pred[None]),
+                             gt_sem_seg=dict(data=gt[None]), img_path='x.png')])
+    scores = metric.evaluate(1)
+    assert scores['mIoU'] == 100 and scores['aAcc'] == 100, scores

@@ -17,7 +17,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmsoco.study import (StageBook, StageMismatchError, StudySettings, TransferStudy,
+from mmsoco.study import (DetStudySettings, DetTransferStudy, StageBook, StageMismatchError,
                           fixed_split, write_toy_set)
 from mmsoco.study.cli import main as cli_main
 from mmsoco.study.configs import STUDY_CONFIGS
@@ -98,13 +98,74 @@ def test_raccoon_split_is_the_committed_one(tmp_path):
         assert coco['categories'] == [dict(id=1, name='raccoon')]
 
 
+def test_a_wrong_img_root_is_one_line_before_any_stage(tmp_path, capsys):
+    """The images, annotations and split are checked before any stage: a wrong --img-root is one
+    line naming the option, not a DataLoader traceback after the pretraining."""
+    data = write_toy_set(str(tmp_path / 'toy'), max_side=64, num_val=4)
+    work = tmp_path / 'work'
+    code = cli_main(['run', '--arms', 'scratch', '--device', 'cpu', '--workers', '0',
+                     '--train-json', data['train_json'], '--val-json', data['val_json'],
+                     '--img-root', str(tmp_path / 'toy'), '--work-dir', str(work),
+                     '--finetune-iters', '1', '--finetune-batch', '1', '--det-scale', '64'])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert '--img-root' in err[0] and '14 of 14 images of --train-json' in err[0]
+    assert not (work / 'finetune').exists() and not os.listdir(work / 'stages')
+
+
+def test_split_check_names_what_is_wrong(tmp_path):
+    from mmsoco.study.det_data import check_coco_split
+    data = write_toy_set(str(tmp_path / 'toy'), max_side=64, num_val=4)
+    boxes = len(json.load(open(data['train_json']))['annotations'])
+    assert check_coco_split(data['train_json'], data['val_json'], data['img_root']) == dict(
+        train=14, val=4, boxes=boxes)
+    with pytest.raises(ValueError, match='4 images are in both --train-json and --val-json'):
+        check_coco_split(data['val_json'], data['val_json'], data['img_root'])
+    (tmp_path / 'bad.json').write_text('{"images": []}')
+    with pytest.raises(ValueError, match='--val-json .*bad.json: no annotations, categories'):
+        check_coco_split(data['train_json'], str(tmp_path / 'bad.json'), data['img_root'])
+
+
+def test_a_registered_method_is_an_arm_everywhere(tmp_path):
+    """One entry in each table of mmsoco.study.arms makes a new arm: its option, its settings
+    key and its pretraining config."""
+    from mmsoco.study.arms import (ARM_TABLE, METHODS, Arm, Method, register_arm,
+                                   register_method, transfer_backbone)
+    from mmsoco.study.cli import parse_args, settings_from_args
+    from mmsoco.study.configs import byol_config
+    data = write_toy_set(str(tmp_path / 'toy'), max_side=64, num_val=4)
+
+    def config(data, **budget):  # BYOL under another name
+        return byol_config(data.image_root, data.list_file, **budget)
+
+    with pytest.raises(ValueError, match="no pretraining method 'byol2'"):
+        register_arm(Arm('byol2', 'byol2'))
+    register_method(Method('byol2', config, transfer_backbone))
+    register_arm(Arm('byol2', 'byol2'))
+    try:
+        args = parse_args(['run', '--arms', 'byol2', 'scratch', '--device', 'cpu',
+                           '--pretrain-images', data['img_root'], '--work-dir',
+                           str(tmp_path / 'work'), '--train-json', data['train_json'],
+                           '--val-json', data['val_json'], '--img-root', data['img_root'],
+                           '--byol2-cfg-options', 'model.base_momentum=0.9'])
+        settings = settings_from_args(args)
+        assert settings.arms == ['scratch', 'byol2']  # table order
+        study = DetTransferStudy(settings, log=lambda msg: None)
+        cfg = study.pretrain_config('byol2', str(tmp_path / 'work' / 'pretrain' / 'byol2'))
+        assert cfg.model.base_momentum == 0.9 and cfg.train_cfg.max_iters == 1000
+        assert study._transfer('byol2') is transfer_backbone
+    finally:
+        ARM_TABLE.pop('byol2')
+        METHODS.pop('byol2')
+
+
 @pytest.fixture(scope='module')
 def toy_study(tmp_path_factory):
     """The toy study, run once for the tests below; removed after them (2 GB of checkpoints)."""
     root = tmp_path_factory.mktemp('study')
     data = write_toy_set(str(root / 'toy'), max_side=128, num_val=4)
     # R50 everywhere (the study's default): the toy budgets keep it quick enough on a CPU
-    settings = StudySettings(
+    settings = DetStudySettings(
         pretrain_images=[osp.join(str(root / 'toy'), 'images')],
         train_json=data['train_json'], val_json=data['val_json'], img_root=data['img_root'],
         work_dir=str(root / 'work'), arms=list(ARMS), seeds=[0], pretrain_iters=2,
@@ -114,7 +175,7 @@ def toy_study(tmp_path_factory):
         cfg_options=dict(det={'model.train_cfg.rpn_proposal.max_per_img': 64,
                               'model.train_cfg.rcnn.sampler.num': 32,
                               'model.test_cfg.rpn.max_per_img': 32}))
-    result = TransferStudy(settings, log=lambda msg: None).run()
+    result = DetTransferStudy(settings, log=lambda msg: None).run()
     yield settings, data, result
     shutil.rmtree(str(root), ignore_errors=True)
 
@@ -189,7 +250,7 @@ def test_rerun_keeps_finished_stages_and_resumes_a_killed_one(toy_study):
     for name in ('finetune_scratch_seed0', 'evaluate_scratch_seed0'):
         os.remove(osp.join(work, 'stages', name + '.json'))
     lines = []
-    again = TransferStudy(settings, log=lines.append).run()
+    again = DetTransferStudy(settings, log=lines.append).run()
     kept = {s['name']: s['kept'] for s in again['stages']}
     assert kept.pop('finetune_scratch_seed0') is False
     assert kept.pop('evaluate_scratch_seed0') is False
@@ -201,8 +262,8 @@ def test_rerun_keeps_finished_stages_and_resumes_a_killed_one(toy_study):
 
 def test_a_named_labelled_set_reuses_the_pretraining(toy_study):
     settings, _, _ = toy_study
-    named = StudySettings(**dict(vars(settings), arms=['soco'], det_name='second'))
-    result = TransferStudy(named, log=lambda msg: None).run()
+    named = DetStudySettings(**dict(vars(settings), arms=['soco'], name='second'))
+    result = DetTransferStudy(named, log=lambda msg: None).run()
     assert {s['name']: s['kept'] for s in result['stages']} == {
         'pretrain_images': True, 'proposals': True, 'pretrain_soco': True, 'convert_soco': True,
         'finetune_second_soco_seed0': False, 'evaluate_second_soco_seed0': False}
@@ -212,6 +273,6 @@ def test_a_named_labelled_set_reuses_the_pretraining(toy_study):
 
 def test_changed_budget_is_refused_not_mixed(toy_study):
     settings, _, _ = toy_study
-    changed = StudySettings(**dict(vars(settings), finetune_iters=3))
+    changed = DetStudySettings(**dict(vars(settings), finetune_iters=3))
     with pytest.raises(StageMismatchError, match='finetune_soco_seed0'):
-        TransferStudy(changed, log=lambda msg: None).run()
+        DetTransferStudy(changed, log=lambda msg: None).run()

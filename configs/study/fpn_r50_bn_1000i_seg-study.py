@@ -1,68 +1,17 @@
 # Semantic FPN R50 for the segmentation transfer study (tools/transfer_study.py run --task seg
-# --seg-model fpn), the same for every arm: the model and train pipeline of
-# configs/segmentation/fpn_r50_soco-100e_4xb4-20k_voc12aug-512x512.py, with plain BN (one device)
-# and no initial weights in the config.  The soco arm starts the backbone and the FPN from SoCo
-# (load_from), the byol arm the backbone only; the FPN keeps mmseg's Xavier init otherwise.
-_base_ = '../segmentation/fpn_r50_soco-100e_4xb4-20k_voc12aug-512x512.py'
+# --seg-model fpn), the same for every arm: the model of
+# configs/segmentation/fpn_r50_soco-100e_4xb4-20k_voc12aug-512x512.py with plain BN and no
+# initial weights, on the study's data and schedule (./_base_/seg-study_bn_1000i_camvid.py).  The
+# soco arm starts the backbone and the FPN from SoCo (load_from), the byol arm the backbone only;
+# the FPN keeps mmseg's Xavier init otherwise.
+_base_ = ['mmseg::_base_/models/fpn_r50.py', './_base_/seg-study_bn_1000i_camvid.py']
 
 norm_cfg = dict(type='BN', requires_grad=True)
-data_root = 'data/camvid'
-classes = ('Sky', 'Building', 'Pole', 'Road', 'Pavement', 'Tree', 'SignSymbol', 'Fence', 'Car',
-           'Pedestrian', 'Bicyclist')
-ignore_index = 11  # CamVid's void
-scale = (1440, 360)  # mmseg's VOC (2048, 512) for 360 px images: shorter side 360, x0.5-2.0
-crop_size = (256, 256)
-max_iters = 1000
-
 model = dict(
-    data_preprocessor=dict(size=crop_size, seg_pad_val=ignore_index),
-    backbone=dict(norm_cfg=norm_cfg, init_cfg=None),
-    neck=dict(norm_cfg=norm_cfg,
-              init_cfg=dict(_delete_=True, type='Xavier', layer='Conv2d',
-                            distribution='uniform')),
-    decode_head=dict(norm_cfg=norm_cfg, num_classes=len(classes), ignore_index=ignore_index))
-
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='RandomResize', scale=scale, ratio_range=(0.5, 2.0), keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75, ignore_index=ignore_index),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PhotoMetricDistortion'),
-    dict(type='PackSegInputs')
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=scale, keep_ratio=True),
-    dict(type='LoadAnnotations'),
-    dict(type='PackSegInputs')
-]
-# a folder of images and masks (uint8 class index per pixel, same file name): CamVid's layout
-dataset = dict(type='BaseSegDataset', data_root=data_root, img_suffix='.png',
-               seg_map_suffix='.png', metainfo=dict(classes=classes), ignore_index=ignore_index)
-train_dataloader = dict(
-    batch_size=8,
-    num_workers=4,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(_delete_=True, **dataset, ann_file='train.txt',
-                 data_prefix=dict(img_path='train', seg_map_path='trainannot'),
-                 pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    dataset=dict(_delete_=True, **dataset, ann_file='val.txt',
-                 data_prefix=dict(img_path='val', seg_map_path='valannot'),
-                 pipeline=test_pipeline))
-test_dataloader = val_dataloader
-val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'], ignore_index=ignore_index)
-test_evaluator = val_evaluator
-
-# mmseg's schedule (SGD lr 0.01 for 16 images, poly decay), shortened; lr scaled to the batch
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
-param_scheduler = [
-    dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end=max_iters, by_epoch=False)
-]
-auto_scale_lr = dict(enable=True, base_batch_size=16)
-default_hooks = dict(
-    logger=dict(interval=10),
-    checkpoint=dict(by_epoch=False, interval=max_iters, max_keep_ckpts=1))
+    pretrained=None,  # the recipe's 'open-mmlab://resnet50_v1c': nothing is downloaded
+    data_preprocessor=dict(size=_base_.crop_size, seg_pad_val=_base_.ignore_index),
+    backbone=dict(type='ResNet', frozen_stages=-1, norm_cfg=norm_cfg, init_cfg=None),
+    # SoCo's FPN P2-P5 as pretrained: convs + BN, no conv bias (as configs/segmentation/)
+    neck=dict(norm_cfg=norm_cfg),
+    decode_head=dict(norm_cfg=norm_cfg, num_classes=len(_base_.classes),
+                     ignore_index=_base_.ignore_index))

@@ -6,30 +6,22 @@
 * ``init+byol``: mmselfsup's BYOL on the same images, iterations and batch, its online and target
   backbones starting from the same weights.
 
-They run beside ``soco``/``byol``/``scratch`` with the same fine-tuning config and seeds.  Each
-arm's pretrained checkpoint goes downstream as the method it continues (:meth:`InitArms.method`,
-:meth:`InitArms.converts_as`): ``init+soco`` like ``soco``, ``init+byol`` like ``byol``, and
-``init`` like ``byol`` (backbone only) unless the source is a SoCo model (then like ``soco``:
-backbone, FPN and box head).  A downstream task (detection here) needs nothing else to take them.
+They run beside the other arms (:mod:`mmsoco.study.arms`) with the same fine-tuning config and
+seeds.  ``init+<method>`` goes downstream as its method does; ``init`` goes as SoCo does
+(backbone, FPN, box head) when the source is a SoCo model, else as its backbone alone
+(:meth:`InitArms.converts_as`).
 """
 import hashlib
 import os
 import os.path as osp
-from typing import Dict, Optional
+from typing import Dict
 
 import torch
 
-#: The arms ``--init`` adds, in report order.
-INIT_ARMS = ('init', 'init+soco', 'init+byol')
-#: Pretraining method of every arm that pretrains (``init`` does not).
-METHODS = {'soco': 'soco', 'byol': 'byol', 'init+soco': 'soco', 'init+byol': 'byol'}
+#: pretraining method -> the output of stage ``init_start`` that starts it from ``--init``
+INIT_STARTS = {'soco': 'checkpoint', 'byol': 'byol_start'}
 #: The BYOL model's target network (mmselfsup ``CosineEMA(nn.Sequential(backbone, neck))``).
 BYOL_TARGET_BACKBONE = 'target_net.module.0.'
-
-
-def method(arm: str) -> Optional[str]:
-    """``'soco'`` or ``'byol'``: what the arm pretrains with; None for ``init`` and ``scratch``."""
-    return METHODS.get(arm)
 
 
 def file_fingerprint(path: str) -> Dict[str, object]:
@@ -64,26 +56,38 @@ def byol_start_state(soco_start: Dict[str, torch.Tensor],
 
 
 class InitArms:
-    """What a :class:`~mmsoco.study.study.TransferStudy` needs for the ``init*`` arms.
+    """The ``init_start`` stage and what the ``init*`` arms take from it.
 
     Args:
-        study (TransferStudy): The study (its settings, work dir, stage book and log).
+        init (str): The ``--init`` checkpoint.
+        work_dir (str): The study's work dir (the starts go to ``<work_dir>/checkpoints``).
+        depth (int): ResNet depth (in the file names).
+        book (StageBook): The study's stages.
+        pretrain_config (callable): ``pretrain_config(method, work_dir) -> Config``: the study's
+            pretraining config of a method (the models the source is converted into).
+        settings (dict): What ``init_start`` depends on besides the source (depth, device,
+            pretraining config overrides, ...).
+        log (callable): Progress lines.
     """
 
-    def __init__(self, study) -> None:
-        self.study = study
+    def __init__(self, init: str, work_dir: str, depth: int, book, pretrain_config,
+                 settings: dict, log=print) -> None:
+        self.init = init
+        self.work = work_dir
+        self.depth = depth
+        self.book = book
+        self.pretrain_config = pretrain_config
+        self.stage_settings = settings
+        self.log = log
         self._fingerprint = None
         self._start = None
 
     @property
     def fingerprint(self) -> Dict[str, object]:
+        """Size and sha256 prefix of the source: what the ``init*`` stages depend on."""
         if self._fingerprint is None:
-            self._fingerprint = file_fingerprint(self.study.s.init)
+            self._fingerprint = file_fingerprint(self.init)
         return self._fingerprint
-
-    def settings(self, arm: Optional[str]) -> dict:
-        """What an ``init*`` arm's stages depend on beyond the other arms' (empty for those)."""
-        return dict(init=self.fingerprint) if arm in INIT_ARMS else {}
 
     def start(self):
         """Stage ``init_start``: the source as the start of a SoCo run and of a BYOL run.
@@ -94,47 +98,40 @@ class InitArms:
         """
         if self._start is not None:
             return self._start
-        study, s = self.study, self.study.s
-        out_dir = osp.join(study.work, 'checkpoints')
-        soco_dst = osp.join(out_dir, f'init_r{s.depth}_soco-start.pth')
-        byol_dst = osp.join(out_dir, f'init_r{s.depth}_byol-start.pth')
+        out_dir = osp.join(self.work, 'checkpoints')
+        soco_dst = osp.join(out_dir, f'init_r{self.depth}_soco-start.pth')
+        byol_dst = osp.join(out_dir, f'init_r{self.depth}_byol-start.pth')
 
         def run():
             from mmsoco.converters.from_original import build_soco_model
             from mmsoco.converters.init_checkpoint import (convert_init_state, read_checkpoint,
                                                            save_init_checkpoint)
             os.makedirs(out_dir, exist_ok=True)
-            work_dir = osp.join(study.work, 'pretrain')
-            soco_cfg = study.pretrain_config('soco', work_dir)
-            byol_cfg = study.pretrain_config('byol', work_dir)
-            conv = convert_init_state(read_checkpoint(s.init), build_soco_model(soco_cfg), s.init)
-            study.log(conv.summary())
-            save_init_checkpoint(conv, soco_dst, meta=dict(source=s.init))
+            work_dir = osp.join(self.work, 'pretrain')
+            soco_cfg = self.pretrain_config('soco', work_dir)
+            byol_cfg = self.pretrain_config('byol', work_dir)
+            conv = convert_init_state(read_checkpoint(self.init), build_soco_model(soco_cfg),
+                                      self.init)
+            self.log(conv.summary())
+            save_init_checkpoint(conv, soco_dst, meta=dict(source=self.init))
             torch.save({'state_dict': byol_start_state(conv.state_dict,
                                                        _build_byol(byol_cfg)),
-                        'meta': dict(source=s.init, part='backbone')}, byol_dst)
+                        'meta': dict(source=self.init, part='backbone')}, byol_dst)
             return dict(checkpoint=soco_dst, byol_start=byol_dst, layout=conv.layout,
                         algorithm=conv.algorithm, provided=conv.provided, new=conv.new,
                         mapped=len(conv.mapped), left_out=len(conv.left_out))
-        self._start = study.book.run('init_start', dict(study._common(), **self.settings(
-            'init'), options=s.cfg_options.get('soco')), run)
+        self._start = self.book.run('init_start', dict(self.stage_settings,
+                                                       init=self.fingerprint), run)
         return self._start
 
-    def load_from(self, arm: str) -> Optional[str]:
-        """The checkpoint a pretraining run of ``arm`` starts from (None: from scratch)."""
-        if arm == 'init+soco':
-            return self.start().outputs['checkpoint']
-        if arm == 'init+byol':
-            return self.start().outputs['byol_start']
-        return None
+    def load_from(self, method: str) -> str:
+        """The start of a ``method`` run continued from the source (``init+<method>``)."""
+        return self.start().outputs[INIT_STARTS[method]]
 
-    def converts_as(self, arm: str) -> str:
-        """``'soco'`` (backbone, FPN, box head) or ``'byol'`` (backbone): how the arm's
-        pretrained checkpoint goes to the downstream model."""
-        if arm == 'init':
-            provided = self.start().outputs['provided']
-            return 'soco' if {'neck', 'head'} <= set(provided) else 'byol'
-        return METHODS[arm]
+    def converts_as_soco(self) -> bool:
+        """Whether the ``init`` arm goes downstream as SoCo does (backbone, FPN, box head: the
+        source is a SoCo model) rather than as its backbone alone."""
+        return {'neck', 'head'} <= set(self.start().outputs['provided'])
 
 
 def _build_byol(cfg) -> torch.nn.Module:

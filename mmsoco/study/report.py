@@ -140,21 +140,21 @@ def plot_losses(records: Dict[str, StageRecord], out: str, title: str = '',
 
 def write_report(work_dir: str, settings: dict, arms: Sequence[str], seeds: Sequence[int],
                  records: Dict[str, StageRecord], log: Callable[[str], None] = print,
-                 det_name: str = None, metric_keys: Sequence[str] = METRIC_KEYS,
+                 run_name: str = None, metric_keys: Sequence[str] = METRIC_KEYS,
                  caption: Optional[str] = None, digits: int = 1,
                  model: str = 'Faster R-CNN') -> dict:
     """Write ``results.json``, ``results.md`` and ``loss_curves.png`` into ``work_dir``.
 
-    With ``det_name`` (a named detection set, see :class:`~mmsoco.study.study.StudySettings`)
-    the files are ``results_<det_name>.json`` ... and the stages read are
-    ``evaluate_<det_name>_<arm>_seed<s>``.  ``metric_keys``, ``caption``, ``digits`` (per-seed
+    With ``run_name`` (see :attr:`~mmsoco.study.study.StudySettings.run_name`) the files are
+    ``results_<run_name>.json`` ... and the stages read are
+    ``evaluate_<run_name>_<arm>_seed<s>``.  ``metric_keys``, ``caption``, ``digits`` (per-seed
     decimals) and ``model`` (the loss plot's title) default to the detection task's; the
     segmentation task (:mod:`mmsoco.study.seg_study`) passes its own.
 
     Raises:
         ValueError: A metric is not finite (it would make the table meaningless).
     """
-    prefix, suffix = (f'{det_name}_', f'_{det_name}') if det_name else ('', '')
+    prefix, suffix = (f'{run_name}_', f'_{run_name}') if run_name else ('', '')
     table = summarise(records, arms, seeds, prefix, metric_keys)
     for arm, entry in table.items():
         for seed, row in entry['seeds'].items():
@@ -162,7 +162,7 @@ def write_report(work_dir: str, settings: dict, arms: Sequence[str], seeds: Sequ
             if bad:
                 raise ValueError(f'{arm} seed {seed}: non-finite {bad}')
     curves = osp.join(work_dir, f'loss_curves{suffix}.png')
-    points = plot_losses(records, curves, det_name or '', model)
+    points = plot_losses(records, curves, run_name or '', model)
     files = dict(json=osp.join(work_dir, f'results{suffix}.json'),
                  markdown=osp.join(work_dir, f'results{suffix}.md'), curves=curves)
     result = dict(settings=settings, results=table,

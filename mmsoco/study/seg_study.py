@@ -1,23 +1,23 @@
 """The transfer study on semantic segmentation (``tools/transfer_study.py run --task seg``).
 
-The arms and their pretraining are the detection study's (:mod:`mmsoco.study.study`: soco, byol,
-scratch, and with ``--init`` the init arms; a seg run in the same work dir keeps its pretraining
-stages).  What differs:
+The arms and their pretraining are the detection study's (:mod:`mmsoco.study.arms`; a seg run in
+the same work dir keeps its pretraining stages).  What differs:
 
 * the labelled set is a folder of images and masks with a class list
   (:mod:`mmsoco.study.seg_data`), every mask checked before anything trains;
 * each arm fine-tunes one MMSegmentation model (FCN R50-D8 or Semantic FPN R50,
   :mod:`mmsoco.study.seg_configs`): SoCo through ``soco2mmseg`` (backbone, and for Semantic FPN
-  the FPN too), BYOL's (or an init model's) backbone, or nothing (scratch), each checked
-  against the segmentor;
-* mmseg's ``IoUMetric`` scores it: mIoU, mAcc and aAcc in percent, per seed and mean, in the
-  same report and loss-curve files as detection (``results_seg.md`` ...).
+  the FPN too), the other methods' (or an init model's) backbone, or nothing (scratch), each
+  checked against the segmentor;
+* mmseg's ``IoUMetric`` scores it: mIoU, mAcc and aAcc in percent, per seed and mean;
+* the run is named after the task and model, ``seg-fcn`` or ``seg-fpn`` (``seg-fpn-<name>`` with
+  ``--run-name``), so both models and several mask sets share one work dir
+  (``results_seg-fpn.md`` ...).
 """
-import os
 import os.path as osp
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 from .study import StudySettings, TransferStudy
 
@@ -26,15 +26,13 @@ SEG_METRICS = OrderedDict([('mIoU', 'mIoU'), ('mAcc', 'mAcc'), ('aAcc', 'aAcc')]
 SEG_MODELS = {'fcn': 'FCN R{depth}-D8', 'fpn': 'Semantic FPN R{depth}'}
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SegStudySettings(StudySettings):
-    """:class:`StudySettings` for a segmentation folder.
+    """:class:`~mmsoco.study.study.StudySettings` for a segmentation folder.
 
-    Build it with :meth:`from_folder`: ``train_json``/``val_json`` hold the folder's
-    ``train.txt``/``val.txt`` and ``img_root`` the folder itself (the shared checks then cover
-    them), ``det_name`` names the stages (``seg`` or ``seg-<name>``).
-
-    Args (besides :class:`StudySettings`'):
+    Args (besides :class:`~mmsoco.study.study.StudySettings`'):
+        seg_data (str): The folder of images, masks and ``train.txt``/``val.txt``
+            (``--seg-data``, layout in :mod:`mmsoco.study.seg_data`).
         classes (list[str]): Class names; mask value ``i`` is ``classes[i]``.
         ignore_index (int): Mask value that is no class (void). Defaults to 255.
         seg_model (str): ``'fcn'`` (FCN R50-D8) or ``'fpn'`` (Semantic FPN R50).
@@ -42,25 +40,25 @@ class SegStudySettings(StudySettings):
         seg_crop (int): Side of the square training crops.
     """
 
+    task = 'seg'
+
+    seg_data: str
     classes: List[str] = field(default_factory=list)
     ignore_index: int = 255
     seg_model: str = 'fcn'
     seg_scale: int = 360
     seg_crop: int = 256
 
-    @classmethod
-    def from_folder(cls, seg_data: str, name: Optional[str] = None, **kwargs):
-        """Settings for the folder ``seg_data``; ``name`` tells two folders apart in one work
-        dir (letters, digits, ``-``)."""
-        return cls(train_json=osp.join(seg_data, 'train.txt'),
-                   val_json=osp.join(seg_data, 'val.txt'), img_root=seg_data,
-                   det_name=f'seg-{name}' if name else 'seg', **kwargs)
+    @property
+    def run_name(self) -> str:
+        """``seg-<model>``, or ``seg-<model>-<name>``."""
+        return f'seg-{self.seg_model}' + (f'-{self.name}' if self.name else '')
 
     def __post_init__(self):
-        seg_options = self.cfg_options.pop('seg', None)
         super().__post_init__()
-        if seg_options:
-            self.cfg_options['seg'] = seg_options
+        self.seg_data = osp.abspath(self.seg_data)
+        if not osp.isdir(self.seg_data):
+            raise FileNotFoundError(f'--seg-data {self.seg_data!r} is not a folder')
         if self.seg_model not in SEG_MODELS:
             raise ValueError(f'seg_model must be one of {sorted(SEG_MODELS)}, got '
                              f'{self.seg_model!r}')
@@ -72,62 +70,68 @@ class SegStudySettings(StudySettings):
         for key in ('seg_scale', 'seg_crop'):
             if getattr(self, key) < 16:
                 raise ValueError(f'{key} must be >= 16, got {getattr(self, key)}')
-        if 'det' in self.cfg_options:
-            raise ValueError("cfg_options: the segmentation task takes 'seg' (the fine-tuning "
-                             "config of every arm), not 'det'")
 
 
 class SegTransferStudy(TransferStudy):
-    """:class:`TransferStudy` with a segmentation fine-tune (see the module docstring)."""
+    """:class:`~mmsoco.study.study.TransferStudy` with a segmentation fine-tune (see the module
+    docstring)."""
 
     s: SegStudySettings
+    model_kind = 'segmentor'
 
-    def _read_classes(self) -> List[str]:
+    def read_classes(self) -> List[str]:
         return list(self.s.classes)
 
-    def _finetune_settings(self, arm: str, seed: int) -> dict:
+    def check_data(self) -> None:
+        """Read every listed image and mask (:func:`~mmsoco.study.seg_data.check_seg_folder`)."""
+        from .seg_data import check_seg_folder
         s = self.s
-        out = super()._finetune_settings(arm, seed)
-        out.update(task='seg', model=s.seg_model, classes=self.classes,
-                   ignore_index=s.ignore_index, scale=s.seg_scale, crop=s.seg_crop,
-                   options=s.cfg_options.get('seg'))
-        return out
+        n = check_seg_folder(s.seg_data, len(self.classes), s.ignore_index)
+        self.log(f'segmentation set {s.seg_data}: {n["train"]} train and {n["val"]} val '
+                 f'images, masks checked ({len(self.classes)} classes, ignore index '
+                 f'{s.ignore_index})')
 
-    def _detection_cfg(self, name: str, work_dir: str, seed: int = 0):
-        """The segmentation config every arm fine-tunes (the detection study's hook)."""
-        from .seg_configs import segmentation_config
+    def data_identity(self) -> dict:
         s = self.s
+        return dict(seg_data=s.seg_data, model=s.seg_model, classes=self.classes,
+                    ignore_index=s.ignore_index)
+
+    def finetune_settings(self) -> dict:
+        s = self.s
+        return dict(task='seg', seg_data=s.seg_data, model=s.seg_model, classes=self.classes,
+                    ignore_index=s.ignore_index, scale=s.seg_scale, crop=s.seg_crop,
+                    options=s.cfg_options.get('seg'))
+
+    def finetune_config(self, name: str, work_dir: str, seed: int = 0):
+        from .seg_configs import segmentation_config
+        from .seg_data import image_suffix, read_names
+        s = self.s
+        suffix = image_suffix(s.seg_data, read_names(osp.join(s.seg_data, 'train.txt'))[0])
         cfg = segmentation_config(
-            s.img_root, self.classes, s.ignore_index, work_dir, name, s.finetune_iters,
+            s.seg_data, self.classes, s.ignore_index, work_dir, name, s.finetune_iters,
             s.finetune_batch, s.seg_model, s.seg_scale, s.seg_crop, s.depth, s.workers, seed,
-            s.amp, self.data['img_suffix'], s.ckpt_interval)
+            s.amp, suffix, s.ckpt_interval)
         cfg.merge_from_dict(s.cfg_options.get('seg') or {})
         return cfg
 
-    def _convert(self, arm: str, checkpoint: str):
-        """The pretrained weights as an mmseg checkpoint, checked against the segmentor."""
-        s = self.s
-        dst = osp.join(self.work, 'checkpoints', f'{arm}_r{s.depth}_mmseg-{s.seg_model}.pth')
+    def build_model(self, cfg):
+        from mmsoco.converters.to_mmseg import build_segmentor
+        return build_segmentor(cfg)
 
-        def run():
-            os.makedirs(osp.dirname(dst), exist_ok=True)
-            cfg = self._detection_cfg('convert', osp.join(self.work, 'checkpoints'))
-            if self.init_arms.converts_as(arm) == 'soco':  # soco, init+soco (init of SoCo)
-                from mmsoco.converters.to_mmseg import convert_soco_checkpoint
-                conv = convert_soco_checkpoint(checkpoint, dst, config=cfg)
-                self.log(conv.summary())
-                return dict(checkpoint=dst, mapped=len(conv.mapped),
-                            left_out=len(conv.left_out), target=conv.target)
-            from mmsoco.converters.to_mmseg import build_segmentor
+    def convert_soco(self, src: str, dst: str, cfg) -> dict:
+        from mmsoco.converters.to_mmseg import convert_soco_checkpoint
+        conv = convert_soco_checkpoint(src, dst, config=cfg)
+        self.log(conv.summary())
+        return dict(mapped=len(conv.mapped), left_out=len(conv.left_out), target=conv.target)
 
-            from .weights import extract_backbone
-            return dict(checkpoint=dst,
-                        **extract_backbone(checkpoint, dst, build_segmentor(cfg), 'segmentor'))
-        return self.book.run(f'convert_{arm}_mmseg-{s.seg_model}', self._pretrain_settings(arm),
-                             run)
+    def checkpoint_name(self, arm: str) -> str:
+        return f'{arm}_r{self.s.depth}_mmseg-{self.s.seg_model}.pth'
+
+    def convert_stage(self, arm: str) -> str:
+        return f'convert_{arm}_mmseg-{self.s.seg_model}'
 
     @staticmethod
-    def _parse_metrics(metrics: Dict[str, float]) -> dict:
+    def parse_metrics(metrics: Dict[str, float]) -> dict:
         """mIoU, mAcc and aAcc from mmseg's IoUMetric (see :func:`parse_seg_metrics`)."""
         return parse_seg_metrics(metrics)
 
@@ -138,16 +142,6 @@ class SegTransferStudy(TransferStudy):
                     caption=f'{model} (BN), mIoU, mAcc and aAcc on the val masks (mmseg '
                     f'IoUMetric, percent; {len(self.classes)} classes, ignore index '
                     f'{s.ignore_index}).')
-
-    def run(self) -> dict:
-        """Check every mask, then run the study (see :meth:`TransferStudy.run`)."""
-        from .seg_data import check_seg_folder
-        s = self.s
-        self.data = check_seg_folder(s.img_root, len(self.classes), s.ignore_index)
-        self.log(f'segmentation set {s.img_root}: {self.data["train"]} train and '
-                 f'{self.data["val"]} val images, masks checked ({len(self.classes)} classes, '
-                 f'ignore index {s.ignore_index})')
-        return super().run()
 
 
 def parse_seg_metrics(metrics: Dict[str, float]) -> dict:

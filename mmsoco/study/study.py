@@ -1,142 +1,153 @@
-"""The transfer study: does SoCo's pretraining make a detector better than BYOL's or none?
+"""The transfer study: does SoCo's pretraining make a downstream model better than BYOL's or none?
 
-Arms, all fine-tuned with the same Faster R-CNN R50-FPN (4conv1fc box head, BN) config, the same
-schedule and the same seeds, and evaluated with mmdet's ``CocoMetric`` on the same val json:
+Every arm (:mod:`mmsoco.study.arms`: ``soco``, ``byol``, ``scratch`` and, with ``--init``, the
+``init*`` arms) is fine-tuned with the same config, schedule and seeds and evaluated on the same
+val split.  The task decides the fine-tune model and the metric:
 
-* ``soco``: selective-search proposals (``data_prep.generate_proposals``) -> SoCo R50-FPN
-  pretraining (``configs/study/soco_*``, mmengine Runner) -> ``soco2mmdet`` conversion (backbone,
-  FPN and box head, checked against the detector) -> fine-tune -> evaluate;
-* ``byol``: mmselfsup's BYOL (``configs/study/byol_*``) on the same images, iterations and batch
-  -> its online backbone -> fine-tune -> evaluate;
-* ``scratch``: random initialisation -> fine-tune -> evaluate;
-* with ``--init CKPT``, ``init``, ``init+soco`` and ``init+byol``: an existing model fine-tuned as
-  it is, or continued with SoCo or BYOL first (:mod:`mmsoco.study.init_arms`).
+* detection (:mod:`mmsoco.study.det_study`): Faster R-CNN R50-FPN, COCO AP on a val json;
+* segmentation (:mod:`mmsoco.study.seg_study`): FCN R50-D8 or Semantic FPN R50, mIoU.
+
+An arm with a pretraining method runs: the pretraining collection (and, for SoCo, its
+selective-search proposals) -> the method's pretraining (mmengine Runner) -> the method's
+converter into the fine-tune model (checked against it) -> fine-tune -> evaluate.
 
 Every step is a stage of :class:`~mmsoco.study.stages.StageBook`: a re-run keeps what finished,
 a killed training stage resumes from its last checkpoint.  The study writes ``results.json``,
-``results.md`` and ``loss_curves.png`` into its work dir (:mod:`mmsoco.study.report`).
+``results.md`` and ``loss_curves.png`` into its work dir (:mod:`mmsoco.study.report`), named
+after the run (``results_<run>.md``) when it has a run name.
 """
 import json
 import os
 import os.path as osp
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Dict, List, Optional
+from typing import Callable, ClassVar, Dict, List, Optional
 
-from .init_arms import INIT_ARMS, InitArms, method
-from .metrics import parse_metrics
-from .stages import StageBook
+from .arms import (ARM_TABLE, METHODS, PretrainData, all_arms, default_arms, method,
+                   starts_from_weights)
+from .init_arms import InitArms
+from .stages import StageBook, StageMismatchError
 
-ARMS = ('soco', 'byol', 'scratch')
-#: every arm, in report order (the ``init*`` arms need ``init``)
-ALL_ARMS = ARMS + INIT_ARMS
+#: what a run name may hold (it is part of stage and file names)
+RUN_NAME = re.compile(r'[A-Za-z0-9-]+')
 
 
-@dataclass
+@dataclass(kw_only=True)
 class StudySettings:
-    """Everything a study run depends on.
+    """What every study run depends on, whatever the task (see the task's settings class).
 
     Args:
         pretrain_images (list[str]): Unlabelled image folders (searched recursively).
-        train_json (str): COCO json of the labelled training split.
-        val_json (str): COCO json of the evaluation split.
-        img_root (str): Folder both jsons' ``file_name`` are relative to.
         work_dir (str): Where every stage writes.
-        arms (list[str]): Subset of :data:`ALL_ARMS` (the ``init*`` arms need ``init``).
+        arms (list[str]): Subset of :func:`~mmsoco.study.arms.all_arms` (default: every arm
+            that does not start from ``init``, and those too when ``init`` is given).
         seeds (list[int]): Fine-tuning seeds (each arm is fine-tuned once per seed).
-        pretrain_iters (int): Pretraining iterations (SoCo and BYOL alike).
+        pretrain_iters (int): Pretraining iterations (every method alike).
         pretrain_batch (int): Pretraining images per iteration.
         pretrain_size (int): View side: SoCo V1/V2 (V3 half of it), BYOL's crops. 224 = paper.
         finetune_iters (int): Fine-tuning iterations.
         finetune_batch (int): Fine-tuning images per iteration.
-        det_scale (int): Shorter side of detection images (longer side <= 1333/800 of it).
         depth (int): ResNet depth of every arm. 50 = the study; smaller only for quick tests.
         workers (int): Dataloader workers (and proposal workers).
         device (str): ``'cpu'`` or ``'cuda'``.
         amp (bool): Mixed precision in every training stage (CUDA only).
-        pretrain_seed (int): Seed of both pretraining runs.
+        pretrain_seed (int): Seed of every pretraining run.
         ckpt_interval (int, optional): Checkpoint interval of training stages (default 1/4 of
             the run), the granularity of resuming a killed stage.
-        det_name (str, optional): A name for the labelled set.  With it, the fine-tuning and
-            evaluation stages and the result files carry the name (``finetune_<name>_<arm>_...``,
-            ``results_<name>.md``), so a second labelled set can be studied in the same work dir
-            and reuse the pretraining stages.  Without it they carry none.
-        cfg_options (dict): Extra config overrides (mmengine ``merge_from_dict`` form, e.g.
-            ``{'model.train_cfg.rcnn.sampler.num': 32}``) per config: keys ``'soco'``,
-            ``'byol'``, ``'det'`` (the detection config of every arm).
+        name (str, optional): A name for the labelled set (``--run-name``): it is part of the
+            run name (:attr:`run_name`), so a second set can be studied in the same work dir
+            and reuse the pretraining stages.
+        cfg_options (dict): Extra config overrides (mmengine ``merge_from_dict`` form) per
+            config: a pretraining method's name (``'soco'``, ``'byol'``, ...) or the task's
+            (:attr:`task`: ``'det'``, ``'seg'``) for the fine-tune config of every arm.
         init (str, optional): An existing model (any layout ``init2soco.py`` reads) for the
-            ``init``, ``init+soco`` and ``init+byol`` arms.
+            ``init*`` arms.
     """
 
-    pretrain_images: List[str]
-    train_json: str
-    val_json: str
-    img_root: str
+    #: the task (its cfg_options key for the fine-tune config)
+    task: ClassVar[str] = ''
+
+    pretrain_images: List[str] = field(default_factory=list)
     work_dir: str
-    arms: List[str] = field(default_factory=lambda: list(ARMS))
+    arms: Optional[List[str]] = None
     seeds: List[int] = field(default_factory=lambda: [0])
     pretrain_iters: int = 1000
     pretrain_batch: int = 64
     pretrain_size: int = 224
     finetune_iters: int = 1000
     finetune_batch: int = 8
-    det_scale: int = 512
     depth: int = 50
     workers: int = 4
     device: str = 'cuda'
     amp: bool = False
     pretrain_seed: int = 0
     ckpt_interval: Optional[int] = None
-    det_name: Optional[str] = None
+    name: Optional[str] = None
     cfg_options: Dict[str, dict] = field(default_factory=dict)
     init: Optional[str] = None
 
+    @property
+    def run_name(self) -> Optional[str]:
+        """The run's name: its fine-tune and evaluation stages and result files carry it."""
+        return self.name
+
     def __post_init__(self):
         self.pretrain_images = [osp.abspath(p) for p in self.pretrain_images]
-        for key in ('train_json', 'val_json', 'img_root', 'work_dir'):
-            setattr(self, key, osp.abspath(getattr(self, key)))
-        unknown = [a for a in self.arms if a not in ALL_ARMS]
+        self.work_dir = osp.abspath(self.work_dir)
+        if self.arms is None:
+            self.arms = default_arms(with_init=self.init is not None)
+        unknown = [a for a in self.arms if a not in ARM_TABLE]
         if unknown or not self.arms:
-            raise ValueError(f'arms must be chosen from {ALL_ARMS}, got {self.arms}')
-        self.arms = [a for a in ALL_ARMS if a in self.arms]  # fixed order
+            raise ValueError(f'arms must be chosen from {all_arms()}, got {self.arms}')
+        self.arms = [a for a in ARM_TABLE if a in self.arms]  # fixed order
         if self.init is not None:
             self.init = osp.abspath(self.init)
             if not osp.isfile(self.init):
-                raise FileNotFoundError(f'init checkpoint {self.init!r} does not exist')
-        elif any(a in INIT_ARMS for a in self.arms):
-            raise ValueError(f'the arms {INIT_ARMS} start from a model: give --init CKPT')
+                raise FileNotFoundError(f'--init checkpoint {self.init!r} does not exist')
+        elif any(ARM_TABLE[a].init for a in self.arms):
+            raise ValueError('the arms {} start from a model: give --init CKPT'.format(
+                [a for a in self.arms if ARM_TABLE[a].init]))
         if not self.seeds:
             raise ValueError('give at least one fine-tuning seed')
         for key in ('pretrain_iters', 'pretrain_batch', 'pretrain_size', 'finetune_iters',
-                    'finetune_batch', 'det_scale'):
+                    'finetune_batch'):
             if getattr(self, key) < 1:
                 raise ValueError(f'{key} must be >= 1, got {getattr(self, key)}')
         if self.device not in ('cpu', 'cuda'):
             raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
         if self.amp and self.device != 'cuda':
             raise ValueError('--amp needs --device cuda (mmengine AMP runs on GPUs)')
-        for key in ('train_json', 'val_json'):
-            if not osp.isfile(getattr(self, key)):
-                raise FileNotFoundError(f'{key} {getattr(self, key)!r} does not exist')
-        if not osp.isdir(self.img_root):
-            raise FileNotFoundError(f'img_root {self.img_root!r} is not a folder')
-        if self.det_name is not None and not re.fullmatch(r'[A-Za-z0-9-]+', self.det_name):
-            raise ValueError(f'det_name may hold letters, digits and "-", got {self.det_name!r}')
-        unknown = set(self.cfg_options) - {'soco', 'byol', 'det'}
+        if self.name is not None and not RUN_NAME.fullmatch(self.name):
+            raise ValueError(f'--run-name may hold letters, digits and "-", got {self.name!r}')
+        allowed = set(METHODS) | {self.task}
+        unknown = set(self.cfg_options) - allowed
         if unknown:
-            raise ValueError(f"cfg_options keys must be 'soco', 'byol' or 'det', got {unknown}")
-        if any(method(a) for a in self.arms) and not self.pretrain_images:
-            raise ValueError('the soco, byol, init+soco and init+byol arms need pretraining '
-                             'image folders')
+            raise ValueError(f'cfg_options keys must be among {sorted(allowed)} (the '
+                             f'{self.task} task), got {sorted(unknown)}')
+        pretraining = [a for a in self.arms if method(a)]
+        if pretraining and not self.pretrain_images:
+            raise ValueError(f'the arms {pretraining} pretrain: give --pretrain-images')
 
 
 class TransferStudy:
-    """Runs the arms of a :class:`StudySettings` stage by stage.
+    """Runs the arms of a study stage by stage; a task subclass supplies the fine-tune side.
+
+    What a task defines (:class:`~mmsoco.study.det_study.DetTransferStudy` and
+    :class:`~mmsoco.study.seg_study.SegTransferStudy`):
+
+    * :meth:`check_data` (before any stage), :meth:`read_classes`, :meth:`data_identity`;
+    * :meth:`finetune_config`, :meth:`finetune_settings` (what the fine-tune depends on);
+    * :meth:`build_model`, :attr:`model_kind`, :meth:`convert_soco`, :meth:`checkpoint_name`,
+      :meth:`convert_stage`;
+    * :meth:`parse_metrics`, :meth:`report_options`.
 
     Args:
-        settings (StudySettings): The run.
+        settings (StudySettings): The run (a task's settings).
         log (callable): Progress lines. Defaults to ``print``.
     """
+
+    #: 'detector' or 'segmentor' (messages)
+    model_kind = ''
 
     def __init__(self, settings: StudySettings, log: Callable[[str], None] = print) -> None:
         self.s = settings
@@ -144,61 +155,126 @@ class TransferStudy:
         self.work = settings.work_dir
         os.makedirs(self.work, exist_ok=True)
         self.book = StageBook(self.work, log)
-        self.pretrain_root = osp.join(self.work, 'data', 'pretrain', 'images')
-        self.list_file = osp.join(self.work, 'data', 'pretrain', 'images.txt')
-        self.proposals = osp.join(self.work, 'data', 'pretrain', 'proposals.npz')
-        self.classes = self._read_classes()
-        # fine-tuning and evaluation stages of a named labelled set carry its name
-        self.prefix = f'{settings.det_name}_' if settings.det_name else ''
-        self.init_arms = InitArms(self)
+        pretrain_dir = osp.join(self.work, 'data', 'pretrain')
+        self.data = PretrainData(osp.join(pretrain_dir, 'images'),
+                                 osp.join(pretrain_dir, 'images.txt'),
+                                 osp.join(pretrain_dir, 'proposals.npz'))
+        self.classes = self.read_classes()
+        run = settings.run_name
+        # fine-tuning and evaluation stages of a named run carry its name
+        self.prefix = f'{run}_' if run else ''
+        self.model_settings = dict(depth=settings.depth, device=settings.device,
+                                   amp=settings.amp)
+        self.init_arms = None
+        if settings.init is not None:
+            self.init_arms = InitArms(
+                settings.init, self.work, settings.depth, self.book, self.pretrain_config,
+                dict(self.model_settings, options=settings.cfg_options.get('soco')), log)
 
-    def _read_classes(self) -> List[str]:
-        """The class names of the labelled set (detection: the train json's categories)."""
-        with open(self.s.train_json) as f:
-            cats = json.load(f).get('categories') or []
-        if not cats:
-            raise ValueError(f'{self.s.train_json}: no categories')
-        return [c['name'] for c in sorted(cats, key=lambda c: c['id'])]
+    # ------------------------------------------------------------------ the task's part
+    def read_classes(self) -> List[str]:
+        """The class names of the labelled set."""
+        raise NotImplementedError
+
+    def check_data(self) -> None:
+        """Check the labelled set (every file it names) before any stage; log one line."""
+        raise NotImplementedError
+
+    def data_identity(self) -> dict:
+        """What tells this run's labelled set and model apart from another run's (the run-name
+        clash check)."""
+        raise NotImplementedError
+
+    def finetune_config(self, name: str, work_dir: str, seed: int = 0):
+        """The fine-tune config every arm shares, with the task's ``cfg_options`` merged."""
+        raise NotImplementedError
+
+    def finetune_settings(self) -> dict:
+        """What the fine-tune config depends on beyond the budget (data, sizes, overrides)."""
+        raise NotImplementedError
+
+    def build_model(self, cfg):
+        """The fine-tune model of ``cfg`` (nothing loaded)."""
+        raise NotImplementedError
+
+    def convert_soco(self, src: str, dst: str, cfg) -> dict:
+        """SoCo's checkpoint ``src`` as the fine-tune checkpoint ``dst`` (the task's converter)."""
+        raise NotImplementedError
+
+    def checkpoint_name(self, arm: str) -> str:
+        """File name of the arm's converted checkpoint."""
+        raise NotImplementedError
+
+    def convert_stage(self, arm: str) -> str:
+        """Name of the arm's conversion stage."""
+        raise NotImplementedError
+
+    @staticmethod
+    def parse_metrics(metrics: Dict[str, float]) -> dict:
+        """The report's metrics from the evaluator's results."""
+        raise NotImplementedError
+
+    def report_options(self) -> dict:
+        """Task-specific arguments of :func:`~mmsoco.study.report.write_report`."""
+        return {}
 
     # ------------------------------------------------------------------ settings per stage
-    def _common(self) -> dict:
+    def _pretrain_settings(self, arm: str) -> dict:
         s = self.s
-        return dict(depth=s.depth, device=s.device, amp=s.amp)
-
-    def _pretrain_settings(self, arm: Optional[str] = None) -> dict:
-        s = self.s
-        return dict(self._common(), images=s.pretrain_images, iters=s.pretrain_iters,
-                    batch=s.pretrain_batch, size=s.pretrain_size, seed=s.pretrain_seed,
-                    options={k: s.cfg_options.get(k) for k in ('soco', 'byol')},
-                    **self.init_arms.settings(arm))
+        out = dict(self.model_settings, images=s.pretrain_images, iters=s.pretrain_iters,
+                   batch=s.pretrain_batch, size=s.pretrain_size, seed=s.pretrain_seed,
+                   options=s.cfg_options.get(method(arm)))
+        if ARM_TABLE[arm].init:
+            out['init'] = self.init_arms.fingerprint
+        return out
 
     def _finetune_settings(self, arm: str, seed: int) -> dict:
         s = self.s
-        out = dict(self._common(), arm=arm, seed=seed, train=s.train_json, val=s.val_json,
-                   img_root=s.img_root, iters=s.finetune_iters, batch=s.finetune_batch,
-                   scale=s.det_scale, options=s.cfg_options.get('det'))
-        if arm != 'scratch':
+        out = dict(self.model_settings, arm=arm, seed=seed, iters=s.finetune_iters,
+                   batch=s.finetune_batch, **self.finetune_settings())
+        if starts_from_weights(arm):
             out['pretrain'] = self._pretrain_settings(arm)
         return out
 
     # ------------------------------------------------------------------ stages
+    def _check_run_name(self) -> None:
+        """Refuse, before any stage, a run name that another task, model or labelled set of
+        this work dir already uses (``<work_dir>/runs/<run>.json``)."""
+        identity = dict(task=self.s.task, **self.data_identity())
+        path = osp.join(self.work, 'runs', f'{self.s.run_name or "unnamed_det"}.json')
+        if osp.isfile(path):
+            with open(path) as f:
+                before = json.load(f)
+            if before != json.loads(json.dumps(identity)):
+                differ = sorted(k for k in set(before) | set(identity)
+                                if before.get(k) != identity.get(k))
+                raise StageMismatchError(
+                    f'run name {self.s.run_name!r} is taken in {self.work} by a run with another '
+                    f'{", ".join(differ)}; give this one its own --run-name, or a fresh '
+                    '--work-dir')
+            return
+        os.makedirs(osp.dirname(path), exist_ok=True)
+        with open(path, 'w') as f:
+            json.dump(identity, f, indent=1)
+
     def _collection(self):
         from .collection import write_pretrain_list
+        d = self.data
         return self.book.run('pretrain_images', dict(images=self.s.pretrain_images), lambda:
-                             dict(write_pretrain_list(self.s.pretrain_images, self.pretrain_root,
-                                                      self.list_file, self.log),
-                                  list_file=self.list_file))
+                             dict(write_pretrain_list(self.s.pretrain_images, d.image_root,
+                                                      d.list_file, self.log),
+                                  list_file=d.list_file))
 
     def _proposals(self):
         def run():
             from data_prep.generate_proposals import main as generate
-            code = generate([self.list_file, '--root', self.pretrain_root, '--out',
-                             self.proposals, '--workers', str(max(self.s.workers, 1)),
-                             '--no-progress'])
+            d = self.data
+            code = generate([d.list_file, '--root', d.image_root, '--out', d.proposals,
+                             '--workers', str(max(self.s.workers, 1)), '--no-progress'])
             if code:
                 raise RuntimeError(f'data_prep.generate_proposals failed (exit {code}); its '
                                    'message is above')
-            return dict(proposals=self.proposals)
+            return dict(proposals=d.proposals)
         return self.book.run('proposals', dict(images=self.s.pretrain_images), run)
 
     def _train_runner(self, cfg, init: Optional[str] = None):
@@ -220,65 +296,48 @@ class TransferStudy:
         return final
 
     def pretrain_config(self, method_name: str, work_dir: str):
-        """The ``'soco'`` or ``'byol'`` pretraining config of this study."""
-        from .configs import byol_config, soco_config
+        """The study's pretraining config of a :data:`~mmsoco.study.arms.METHODS` entry."""
         s = self.s
-        common = dict(work_dir=work_dir, iters=s.pretrain_iters, batch=s.pretrain_batch,
-                      view_size=s.pretrain_size, depth=s.depth, workers=s.workers,
-                      seed=s.pretrain_seed, amp=s.amp, ckpt_interval=s.ckpt_interval)
-        if method_name == 'soco':
-            cfg = soco_config(self.pretrain_root, self.list_file, self.proposals, **common)
-        else:
-            cfg = byol_config(self.pretrain_root, self.list_file, **common)
+        cfg = METHODS[method_name].config(
+            self.data, work_dir=work_dir, iters=s.pretrain_iters, batch=s.pretrain_batch,
+            view_size=s.pretrain_size, depth=s.depth, workers=s.workers, seed=s.pretrain_seed,
+            amp=s.amp, ckpt_interval=s.ckpt_interval)
         cfg.merge_from_dict(s.cfg_options.get(method_name) or {})
         return cfg
 
     def _pretrain(self, arm: str):
-        if arm == 'init':   # no pretraining: the converted model itself
+        if method(arm) is None:   # ``init``: no pretraining, the converted model itself
             return self.init_arms.start()
         work_dir = osp.join(self.work, 'pretrain', arm)
 
         def run():
             cfg = self.pretrain_config(method(arm), work_dir)
-            return dict(checkpoint=self._train_runner(cfg, self.init_arms.load_from(arm)),
-                        work_dir=work_dir)
+            start = self.init_arms.load_from(method(arm)) if ARM_TABLE[arm].init else None
+            return dict(checkpoint=self._train_runner(cfg, start), work_dir=work_dir)
         return self.book.run(f'pretrain_{arm}', self._pretrain_settings(arm), run, work_dir)
 
-    def _detection_cfg(self, name: str, work_dir: str, seed: int = 0):
-        from .configs import detection_config
-        s = self.s
-        cfg = detection_config(s.train_json, s.val_json, s.img_root, self.classes, work_dir,
-                               name, s.finetune_iters, s.finetune_batch, s.det_scale, s.depth,
-                               s.workers, seed, s.amp, s.ckpt_interval)
-        cfg.merge_from_dict(s.cfg_options.get('det') or {})
-        return cfg
+    def _transfer(self, arm: str) -> Callable:
+        if method(arm) is not None:
+            return METHODS[method(arm)].transfer
+        from .arms import transfer_backbone, transfer_soco
+        return transfer_soco if self.init_arms.converts_as_soco() else transfer_backbone
 
     def _convert(self, arm: str, checkpoint: str):
-        """The pretrained weights as an mmdet checkpoint, checked against the detector."""
-        dst = osp.join(self.work, 'checkpoints', f'{arm}_r{self.s.depth}_mmdet-faster-rcnn.pth')
+        """The pretrained weights as a fine-tune checkpoint, checked against the model."""
+        dst = osp.join(self.work, 'checkpoints', self.checkpoint_name(arm))
 
         def run():
             os.makedirs(osp.dirname(dst), exist_ok=True)
-            cfg = self._detection_cfg('convert', osp.join(self.work, 'checkpoints'))
-            if self.init_arms.converts_as(arm) == 'soco':
-                from mmsoco.converters import convert_soco_checkpoint
-                conv = convert_soco_checkpoint(checkpoint, dst, config=cfg)
-                self.log(conv.summary())
-                return dict(checkpoint=dst, mapped=len(conv.mapped),
-                            left_out=len(conv.left_out), layout=conv.layout.name)
-            from mmsoco.converters import build_detector
-
-            from .weights import extract_backbone
-            return dict(checkpoint=dst,
-                        **extract_backbone(checkpoint, dst, build_detector(cfg), 'detector'))
-        return self.book.run(f'convert_{arm}', self._pretrain_settings(arm), run)
+            cfg = self.finetune_config('convert', osp.join(self.work, 'checkpoints'))
+            return dict(checkpoint=dst, **self._transfer(arm)(checkpoint, dst, cfg, self))
+        return self.book.run(self.convert_stage(arm), self._pretrain_settings(arm), run)
 
     def _finetune(self, arm: str, seed: int, init: Optional[str]):
         name = f'{self.prefix}{arm}_seed{seed}'
         work_dir = osp.join(self.work, 'finetune', name)
 
         def run():
-            cfg = self._detection_cfg(f'finetune_{name}', work_dir, seed)
+            cfg = self.finetune_config(f'finetune_{name}', work_dir, seed)
             return dict(checkpoint=self._train_runner(cfg, init), init=init, work_dir=work_dir)
         return self.book.run(f'finetune_{name}', self._finetune_settings(arm, seed), run,
                              work_dir)
@@ -291,31 +350,29 @@ class TransferStudy:
 
             from .configs import evaluation_config
             work_dir = osp.join(self.work, 'evaluate', name)
-            train_cfg = self._detection_cfg(f'finetune_{name}', work_dir, seed)
+            train_cfg = self.finetune_config(f'finetune_{name}', work_dir, seed)
             cfg = evaluation_config(train_cfg, checkpoint, work_dir, f'evaluate_{name}')
-            return self._parse_metrics(Runner.from_cfg(cfg).test())
+            return self.parse_metrics(Runner.from_cfg(cfg).test())
         return self.book.run(f'evaluate_{name}', dict(self._finetune_settings(arm, seed),
                                                       checkpoint=checkpoint), run)
 
-    @staticmethod
-    def _parse_metrics(metrics: Dict[str, float]) -> dict:
-        """The report's metrics from the evaluator's results (COCO AP, AP50, AP75)."""
-        return parse_metrics(metrics)
-
     # ------------------------------------------------------------------ the whole study
     def run(self) -> dict:
-        """Run (or keep) every stage, then write the report.
+        """Check the data and the run name, run (or keep) every stage, write the report.
 
         Returns:
             dict: The content of ``results.json``.
         """
         from .report import write_report
         s = self.s
-        init: Dict[str, Optional[str]] = dict(scratch=None)
-        pretrained = [a for a in s.arms if a != 'scratch']
-        if any(method(a) for a in pretrained):
+        self.check_data()
+        self._check_run_name()
+        init: Dict[str, Optional[str]] = {a: None for a in s.arms}
+        pretrained = [a for a in s.arms if starts_from_weights(a)]
+        methods = {method(a) for a in pretrained} - {None}
+        if methods:
             self._collection()
-        if any(method(a) == 'soco' for a in pretrained):
+        if any(METHODS[m].proposals for m in methods):
             self._proposals()
         for arm in pretrained:
             ckpt = self._pretrain(arm).outputs['checkpoint']
@@ -325,12 +382,7 @@ class TransferStudy:
                 ckpt = self._finetune(arm, seed, init[arm]).outputs['checkpoint']
                 self._evaluate(arm, seed, ckpt)
         return write_report(self.work, asdict(s), s.arms, s.seeds, self.book.records,
-                            self.log, s.det_name, **self.report_options())
-
-    def report_options(self) -> dict:
-        """Task-specific arguments of :func:`~mmsoco.study.report.write_report` (metrics,
-        caption); detection uses its defaults."""
-        return {}
+                            self.log, s.run_name, **self.report_options())
 
 
 def default_workers() -> int:
@@ -338,4 +390,4 @@ def default_workers() -> int:
     return max(1, min(8, os.cpu_count() or 1))
 
 
-__all__ = ['ARMS', 'ALL_ARMS', 'StudySettings', 'TransferStudy', 'default_workers']
+__all__ = ['StudySettings', 'TransferStudy', 'default_workers', 'RUN_NAME']

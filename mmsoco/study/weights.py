@@ -9,7 +9,8 @@ def extract_backbone(src: str, dst: str, model: torch.nn.Module, what: str = 'de
 
     This is what mmselfsup's ``extract_backbone_weights.py`` does, plus a check: every
     ``backbone.*`` tensor of ``model`` must come from the checkpoint, with the same shape (a
-    depth or layout mismatch stops here, not silently in fine-tuning).
+    depth or layout mismatch stops here, not silently in fine-tuning).  The file is read with the
+    converters' weights-only loader (:func:`~mmsoco.converters.init_checkpoint.read_checkpoint`).
 
     Args:
         src (str): mmselfsup Runner checkpoint (BYOL: ``backbone.*``, ``neck.*``, ``head.*``,
@@ -22,10 +23,13 @@ def extract_backbone(src: str, dst: str, model: torch.nn.Module, what: str = 'de
         dict: ``mapped`` (tensors saved) and ``left_out`` (the rest of the checkpoint).
 
     Raises:
-        ValueError: Missing, unexpected or mismatched backbone tensors.
+        ValueError: An unreadable file, or missing, unexpected or mismatched backbone tensors.
     """
-    ckpt = torch.load(src, map_location='cpu')  # mmengine's globals are allow-listed by mmsoco
-    state = ckpt.get('state_dict', ckpt)
+    from mmsoco.converters.init_checkpoint import read_checkpoint
+    ckpt = read_checkpoint(src)
+    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
+    if not isinstance(state, dict):
+        raise ValueError(f'{src}: no state dict in the checkpoint (got {type(ckpt).__name__})')
     backbone = {k: v for k, v in state.items() if k.startswith('backbone.')}
     report = compare_state_dicts(backbone, model, scopes=('backbone.', ))
     if not report.ok:
