@@ -188,7 +188,8 @@ def test_each_model_is_its_own_run_and_a_clash_is_refused_first(toy_seg_study, t
     capsys.readouterr()
     other = _camvid_subset(str(tmp_path / 'other'), n_train=2, n_val=1)
     after = sorted(os.listdir(osp.join(work, 'stages')))
-    assert cli_main(_args(other, seg_data, work, '--seg-model', 'fpn')) == 2
+    pretrain = osp.join(osp.dirname(work), 'pretrain')  # the fixture's: its stages are kept
+    assert cli_main(_args(other, pretrain, work, '--seg-model', 'fpn')) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "run name 'seg-fpn' is taken" in err[0] and 'seg_data' in err[0]
     assert sorted(os.listdir(osp.join(work, 'stages'))) == after and set(before) < set(after)
