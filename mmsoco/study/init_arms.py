@@ -103,19 +103,19 @@ class InitArms:
         byol_dst = osp.join(out_dir, f'init_r{self.depth}_byol-start.pth')
 
         def run():
-            from mmsoco.converters.from_original import build_soco_model
-            from mmsoco.converters.init_checkpoint import (convert_init_state, read_checkpoint,
-                                                           save_init_checkpoint)
+            from mmsoco.converters.builder import build_model_from_cfg
+            from mmsoco.converters.init_checkpoint import convert_init_state, save_init_checkpoint
+            from mmsoco.converters.init_layouts import read_checkpoint
             os.makedirs(out_dir, exist_ok=True)
             work_dir = osp.join(self.work, 'pretrain')
             soco_cfg = self.pretrain_config('soco', work_dir)
             byol_cfg = self.pretrain_config('byol', work_dir)
-            conv = convert_init_state(read_checkpoint(self.init), build_soco_model(soco_cfg),
-                                      self.init)
+            conv = convert_init_state(read_checkpoint(self.init),
+                                      build_model_from_cfg(soco_cfg, 'mmselfsup'), self.init)
             self.log(conv.summary())
             save_init_checkpoint(conv, soco_dst, meta=dict(source=self.init))
-            torch.save({'state_dict': byol_start_state(conv.state_dict,
-                                                       _build_byol(byol_cfg)),
+            byol = build_model_from_cfg(byol_cfg, 'mmselfsup')
+            torch.save({'state_dict': byol_start_state(conv.state_dict, byol),
                         'meta': dict(source=self.init, part='backbone')}, byol_dst)
             return dict(checkpoint=soco_dst, byol_start=byol_dst, layout=conv.layout,
                         algorithm=conv.algorithm, provided=conv.provided, new=conv.new,
@@ -133,12 +133,3 @@ class InitArms:
         source is a SoCo model) rather than as its backbone alone."""
         return {'neck', 'head'} <= set(self.start().outputs['provided'])
 
-
-def _build_byol(cfg) -> torch.nn.Module:
-    """The BYOL model of the study's BYOL config (nothing loaded)."""
-    import copy
-
-    from mmengine.registry import DefaultScope
-    from mmselfsup.registry import MODELS
-    with DefaultScope.overwrite_default_scope('mmselfsup'):
-        return MODELS.build(copy.deepcopy(cfg.model))

@@ -115,7 +115,7 @@ class SegTransferStudy(TransferStudy):
         return cfg
 
     def build_model(self, cfg):
-        from mmsoco.converters.to_mmseg import build_segmentor
+        from mmsoco.converters import build_segmentor
         return build_segmentor(cfg)
 
     def convert_soco(self, src: str, dst: str, cfg) -> dict:

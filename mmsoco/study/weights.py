@@ -10,7 +10,7 @@ def extract_backbone(src: str, dst: str, model: torch.nn.Module, what: str = 'de
     This is what mmselfsup's ``extract_backbone_weights.py`` does, plus a check: every
     ``backbone.*`` tensor of ``model`` must come from the checkpoint, with the same shape (a
     depth or layout mismatch stops here, not silently in fine-tuning).  The file is read with the
-    converters' weights-only loader (:func:`~mmsoco.converters.init_checkpoint.read_checkpoint`).
+    converters' weights-only loader (:func:`~mmsoco.converters.reading.read_weights_only`).
 
     Args:
         src (str): mmselfsup Runner checkpoint (BYOL: ``backbone.*``, ``neck.*``, ``head.*``,
@@ -25,8 +25,8 @@ def extract_backbone(src: str, dst: str, model: torch.nn.Module, what: str = 'de
     Raises:
         ValueError: An unreadable file, or missing, unexpected or mismatched backbone tensors.
     """
-    from mmsoco.converters.init_checkpoint import read_checkpoint
-    ckpt = read_checkpoint(src)
+    from mmsoco.converters.reading import read_weights_only
+    ckpt = read_weights_only(src, 'expected a Runner checkpoint of the pretraining')
     state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
     if not isinstance(state, dict):
         raise ValueError(f'{src}: no state dict in the checkpoint (got {type(ckpt).__name__})')
