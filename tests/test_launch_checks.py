@@ -192,3 +192,8 @@ def test_proposals_file_of_another_image_folder_is_one_line_before_any_process(t
                         [('n0/a.jpg', box, (32, 32)), ('n9/other.jpg', box, (32, 32))])
     paths = collection_paths(dict(data_root=f'{root}/', proposals_file='proposals.npz'))
     assert check_proposal_keys(paths, 'train_dataloader.dataset') == 1
+    # a file of a larger collection whose sampled keys all miss (2 of 3 here) passes too: an
+    # image of the folder has its entry
+    ProposalStore.write(str(root / 'proposals.npz'), [
+        (k, box, (32, 32)) for k in ('a/other.jpg', 'n0/b.jpg', 'z/other.jpg')])
+    assert check_proposal_keys(paths, 'train_dataloader.dataset', sample=2) == 2

@@ -12,6 +12,7 @@ stops in seconds with the reason instead of N tracebacks a minute later:
 
 Each message names the path or setting and the command that fixes it.
 """
+import os
 import os.path as osp
 from typing import Iterator, List, Mapping, Optional
 
@@ -159,7 +160,9 @@ def check_proposal_keys(paths: dict, where: str, sample: int = KEY_SAMPLE) -> in
 
     The keys are image paths relative to the image folder (or to data_root). ``sample`` of them,
     spread evenly over the sorted keys, are looked up on disk: reading them maps the file and
-    touches only its ``paths`` member, never the boxes.
+    touches only its ``paths`` member, never the boxes.  When none is there, the first
+    ``sample`` images under the image folder are looked up in the file before it is refused:
+    a file made for a larger collection (ImageNet's, of which a subset is on disk) passes.
 
     Args:
         paths (dict): :func:`collection_paths` of the dataset, its proposals file present.
@@ -171,8 +174,8 @@ def check_proposal_keys(paths: dict, where: str, sample: int = KEY_SAMPLE) -> in
         images were removed after the proposals were made; the dataset counts those).
 
     Raises:
-        PreflightError: The file cannot be read, holds no key, or none of the sampled keys is
-            an image file under the image folder or data root.
+        PreflightError: The file cannot be read, holds no key, or no sampled key is an image
+            file under the image folder or data root and no image found there is in the file.
     """
     import warnings
 
@@ -194,13 +197,33 @@ def check_proposal_keys(paths: dict, where: str, sample: int = KEY_SAMPLE) -> in
     keys = [store.key_at(int(i)) for i in rows]
     roots = [r for r in (paths['img_root'], paths['data_root']) if r]
     missing = [k for k in keys if not any(osp.isfile(osp.join(r, k)) for r in roots)]
-    if len(missing) == len(keys):
+    if len(missing) == len(keys) and not _covers_some(store, paths, sample):
         raise PreflightError(
             f"proposals file '{path}' was made for another image folder: {len(missing)} of "
             f"{len(keys)} sampled keys (e.g. '{missing[0]}') are no image under "
-            f"'{paths['img_root']}' ({where}.proposals_file, data_root, data_prefix); "
+            f"'{paths['img_root']}', and no image found there has an entry "
+            f'({where}.proposals_file, data_root, data_prefix); '
             f'make the proposals of these images: {_make_proposals(paths)}')
     return len(missing)
+
+
+def _covers_some(store, paths: dict, n: int) -> bool:
+    """Whether one of the first ``n`` images under the image folder (folders in sorted order,
+    the walk stopped there) has an entry in ``store``, keyed from the image folder or data_root.
+    """
+    from data_prep.collection import IMG_EXTENSIONS
+    img_root, data_root = paths['img_root'], paths['data_root']
+    prefix = osp.relpath(img_root, data_root).replace(os.sep, '/') if data_root else '.'
+    found = []
+    for dirpath, dirs, files in os.walk(img_root, followlinks=True):
+        dirs[:] = sorted(d for d in dirs if not d.startswith('.'))
+        rel_dir = osp.relpath(dirpath, img_root).replace(os.sep, '/')
+        found += [name if rel_dir == '.' else f'{rel_dir}/{name}' for name in sorted(files)
+                  if not name.startswith('.') and name.lower().endswith(IMG_EXTENSIONS)]
+        if len(found) >= n:
+            break
+    keys = found[:n] + ([f'{prefix}/{k}' for k in found[:n]] if prefix != '.' else [])
+    return bool(keys) and bool((store.find(keys) >= 0).any())
 
 
 def preflight(cfg, config: str, distributed: bool, cuda_available: bool,
