@@ -211,3 +211,25 @@ def test_unknown_decode_head_is_one_line():
     cfg.backbone.decode_head.num_classes = 21
     with pytest.raises(ValueError, match='decode_head.num_classes=4 \\(is 21\\)'):
         MODELS.build(cfg)
+
+
+# --------------------------------------------------------------------------- the picture
+@pytest.mark.parametrize('config, width', [
+    ('plr_resnet50-d16-fcn-d6_8xb32-coslr-20e_voc0712-init.py', 4),  # patches, 2 maps, legend
+    ('edmoco_resnet50-d16-fcn-d6_8xb32-coslr-20e_voc0712-init.py', 2),  # the two views
+])
+def test_visualize_pretext_draws_what_the_network_sees(config, width, run_tool, tmp_path, capsys):
+    import cv2
+    image = osp.join(osp.dirname(REPO), 'shared', 'datasets', 'coco128', 'images', 'train2017',
+                     '000000000009.jpg')
+    if not osp.isfile(image):
+        pytest.skip(f'no {image}')
+    out = tmp_path / 'seen.png'
+    run_tool(f'{REPO}/tools/visualize_pretext.py', f'{REPO}/configs/dense/{config}',
+             '--image', image, '--num-draws', '2', '--out', str(out))
+    png = cv2.imread(str(out))
+    assert png.shape[0] > 2 * 224 and png.shape[1] > width * 224 - 160
+    assert 'seen.png' in capsys.readouterr().out
+    with pytest.raises(SystemExit, match=r'visualize_pretext: error: --image nope.jpg: no such'):
+        run_tool(f'{REPO}/tools/visualize_pretext.py', f'{REPO}/configs/dense/{config}',
+                 '--image', 'nope.jpg')
