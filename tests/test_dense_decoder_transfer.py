@@ -1,0 +1,76 @@
+"""A dense pretext checkpoint's backbone AND decoder go to the mmseg segmenter with the same
+decode head: strictly, tensor for tensor; PLR's classifier left out and named; another decoder
+refused in one line."""
+import pytest
+import torch
+from mmengine.config import Config
+
+from mmsoco.converters.soco_checkpoint import SoCoCheckpointError
+from mmsoco.converters.to_mmseg import build_segmentor
+from mmsoco.converters.to_mmseg_decoder import (check_decoder_against_segmentor,
+                                                convert_dense_state_dict)
+from mmsoco.registry import MODELS
+from transfer_utils import REPO
+
+FCN = 'fcn-d6_r50-d16_soco-100e_4xb4-coslr-30k_voc12aug-513x513.py'
+PSP = 'pspnet_r50-d8_soco-100e_4xb4-coslr-30k_voc12aug-512x512.py'
+#: pretext model -> (segmentation config with its decoder, backbone tensors, decode head tensors)
+CASES = {
+    'plr_r50-d16_fcn-d6.py': (FCN, 318, 12),
+    'edmoco_r50-d8_psp.py': (PSP, 318, 30),
+}
+
+
+def pretext_state(name, seed=0):
+    """A pretext model's state dict, every tensor distinguishable from a fresh init."""
+    torch.manual_seed(seed)
+    cfg = Config.fromfile(f'{REPO}/configs/_base_/models/{name}').model
+    if cfg.type == 'EDMoCo':
+        cfg.queue_len = 256
+    state = MODELS.build(cfg).state_dict()
+    return {k: (v + torch.rand_like(v) if v.is_floating_point() else v + 7)
+            for k, v in state.items()}
+
+
+def _seg(config):
+    cfg = Config.fromfile(f'{REPO}/configs/segmentation/{config}')
+    return cfg, build_segmentor(cfg)
+
+
+@pytest.mark.parametrize('pretext', sorted(CASES))
+def test_encoder_decoder_loads_strictly_into_the_segmenter(pretext):
+    config, n_backbone, n_head = CASES[pretext]
+    state = pretext_state(pretext)
+    conv = convert_dense_state_dict(state)
+    assert conv.counts == (n_backbone, n_head)
+    cfg, seg = _seg(config)
+    check_decoder_against_segmentor(conv, cfg, seg)
+    missing, unexpected = seg.load_state_dict(conv.state_dict, strict=False)
+    assert not unexpected
+    fresh = ('decode_head.conv_seg.', 'auxiliary_head.')  # (torch does not list BN counters)
+    assert sorted(missing) == sorted(k for k in seg.state_dict() if k.startswith(fresh)
+                                     and not k.endswith('num_batches_tracked'))
+    loaded = seg.state_dict()
+    for src, dst in conv.mapped:  # tensor for tensor
+        assert torch.equal(loaded[dst], state[src]), dst
+    left = dict(conv.left_out)
+    if pretext.startswith('plr'):
+        assert set(left) == {'backbone.decode_head.conv_seg.weight',
+                             'backbone.decode_head.conv_seg.bias'}
+        assert '4 rotation angles' in left['backbone.decode_head.conv_seg.weight']
+    else:  # EDMoCo: no classifier; the key encoder, projector and queue stay behind
+        assert {k.split('.')[0] for k in left} == {'encoder_k', 'neck', 'queue', 'queue_ptr'}
+    assert 'classifier' in conv.summary()
+
+
+def test_another_decoder_is_refused_in_one_line():
+    conv = convert_dense_state_dict(pretext_state('plr_r50-d16_fcn-d6.py'))
+    cfg, seg = _seg(PSP)
+    with pytest.raises(SoCoCheckpointError,
+                       match=r"^the checkpoint pretrained a FCNHead decoder but the config's "
+                       r'decode head is PSPHead: use a segmentation config with a FCNHead head'):
+        check_decoder_against_segmentor(conv, cfg, seg)
+    # the same head type with other channels: the strict check names the tensors
+    cfg, seg = _seg('fcn_r50-d8_soco-100e_4xb4-20k_voc12aug-512x512.py')
+    with pytest.raises(SoCoCheckpointError, match='shape mismatch: decode_head.convs.0.conv.weight'):
+        check_decoder_against_segmentor(conv, cfg, seg)
