@@ -72,5 +72,27 @@ def test_another_decoder_is_refused_in_one_line():
         check_decoder_against_segmentor(conv, cfg, seg)
     # the same head type with other channels: the strict check names the tensors
     cfg, seg = _seg('fcn_r50-d8_soco-100e_4xb4-20k_voc12aug-512x512.py')
-    with pytest.raises(SoCoCheckpointError, match='shape mismatch: decode_head.convs.0.conv.weight'):
+    with pytest.raises(SoCoCheckpointError,
+                       match='shape mismatch: decode_head.convs.0.conv.weight'):
         check_decoder_against_segmentor(conv, cfg, seg)
+
+
+def test_soco2mmseg_writes_backbone_and_decoder(tmp_path, run_tool, capsys):
+    """The tool: a Runner-style PLR checkpoint -> backbone + decode head, checked against the
+    config; the saved file loads into the segmenter by load_from's non-strict loader."""
+    state = pretext_state('plr_r50-d16_fcn-d6.py')
+    src, dst = str(tmp_path / 'epoch_20.pth'), str(tmp_path / 'plr_mmseg.pth')
+    torch.save({'state_dict': state, 'meta': {}}, src)
+    seg_config = f'{REPO}/configs/segmentation/{FCN}'
+    run_tool(f'{REPO}/tools/model_converters/soco2mmseg.py', src, dst, '--config', seg_config)
+    out = capsys.readouterr().out
+    assert '318  backbone.* (the ResNet)' in out and '12  decode_head.* (the FCNHead decoder)' \
+        in out and '2  backbone.decode_head.conv_seg.*: the pretext task' in out
+    saved = torch.load(dst)
+    assert saved['meta']['dense_pretext_transfer']['decode_head_tensors'] == 12
+    assert torch.equal(saved['state_dict']['decode_head.convs.1.conv.weight'],
+                       state['backbone.decode_head.convs.1.conv.weight'])
+    with pytest.raises(SystemExit, match=r'epoch_20.pth: the checkpoint pretrained a FCNHead '
+                       r"decoder but the config's decode head is PSPHead"):
+        run_tool(f'{REPO}/tools/model_converters/soco2mmseg.py', src, dst, '--config',
+                 f'{REPO}/configs/segmentation/{PSP}')

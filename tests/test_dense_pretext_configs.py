@@ -1,8 +1,9 @@
 """Every dense pretext pretraining config (configs/dense) trains 2 iterations on real photos.
 
-The config's own model, pipeline, optimizer and schedule run through mmengine's Runner; the test
-only shrinks them with ``--cfg-options``-style keys (ResNet-18, plain BN, 64 px crops, a 64-entry
-queue, 4 coco128 photos listed as the VOC list is, batch 2).
+The config's own model, pipeline, optimizer and schedule run through mmengine's Runner (the
+continued pretraining configs from the start ``init2soco.py`` writes); the test only shrinks them
+with ``--cfg-options``-style keys (ResNet-18, plain BN, 64 px crops, a 64-entry queue, 4 coco128
+photos listed as the VOC list is, batch 2).
 """
 import math
 import os
@@ -10,11 +11,13 @@ import os.path as osp
 
 import pytest
 import torch
+import torchvision
 from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
+from mmsoco.converters.init_checkpoint import convert_init_checkpoint
 from transfer_utils import REPO
 
 DENSE_DIR = osp.join(REPO, 'configs', 'dense')
@@ -60,6 +63,9 @@ def tiny_options(cfg, ann_file):
 
 class LastLosses(Hook):
 
+    def before_train(self, runner):  # after load_from
+        self.first_conv = runner.model.state_dict()['backbone.backbone.conv1.weight'].clone()
+
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
         self.iters = getattr(self, 'iters', 0) + 1
         self.losses = {k: float(v.detach()) for k, v in outputs.items()}
@@ -73,6 +79,10 @@ def test_dense_config_trains_two_iterations(config, tmp_path):
     ann_file.write_text('\n'.join(names) + '\n')   # 'photo.jpg' lines, as trainval0712.txt
     cfg = Config.fromfile(osp.join(DENSE_DIR, config))
     cfg.merge_from_dict(tiny_options(cfg, str(ann_file)), allow_list_keys=True)
+    if config.endswith('-init.py'):  # continued pretraining: the start init2soco.py writes
+        cfg.load_from = str(tmp_path / 'start.pth')
+        torch.save(torchvision.models.resnet18().state_dict(), str(tmp_path / 'r18.pth'))
+        convert_init_checkpoint(str(tmp_path / 'r18.pth'), cfg, cfg.load_from)
     cfg.work_dir = str(tmp_path / 'work')
     cfg.experiment_name = f'dense-{config}'
     cfg.visualizer.name = f'dense-{config}-visualizer'
@@ -86,6 +96,9 @@ def test_dense_config_trains_two_iterations(config, tmp_path):
         start = runner.model.state_dict()['backbone.decode_head.convs.0.conv.weight'].clone() \
             if 'fcn' in config else None
         runner.train()
+        if cfg.load_from:  # the run started from the written start
+            loaded = torch.load(cfg.load_from)['state_dict']['backbone.backbone.conv1.weight']
+            assert torch.equal(hook.first_conv, loaded)
     finally:
         for name in set(DefaultScope._instance_dict) - before:
             DefaultScope._instance_dict.pop(name)

@@ -26,11 +26,12 @@ checkpoint of a finished run has ``steps`` near its ``max_iters``, and kept as i
 would start near 1 in the new run.  The source's own momentum network (SoCo's ``target_net``,
 MoCo's ``encoder_k``, BYOL's ``target_net``) is left out.
 
-**Other algorithms.**  Where the model keeps its momentum copies, and under which name, is a
-:class:`StartLayout`; :data:`SOCO_START` is SoCo's.  Give ``convert_init_state`` another one
-(e.g. ``StartLayout('DenseCL', copies=(('backbone.', 'encoder_k.0.'),), counters=(),
-soco_modules=False)``) and a ResNet source fills that model's ``backbone.*`` and its copies,
-checked as strictly, with what stays fresh listed in ``new``.
+**Other algorithms.**  Where the model keeps its ResNet and its momentum copies, and under which
+name, is a :class:`StartLayout`; :data:`SOCO_START` is SoCo's, and
+:func:`~.init_starts.start_layout_for` gives every mmsoco algorithm's (PLR and EDMoCo: the ResNet
+of the encoder-decoder, ``backbone.backbone.*``; EDMoCo's key encoder ``encoder_k.module.0.*``).
+A ResNet source fills that ResNet and its copies, checked as strictly, with what stays fresh (a
+new decoder, a projector, a queue) listed in ``new``.
 """
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
@@ -42,58 +43,11 @@ from .builder import build_soco_model
 from .init_layouts import (LAYOUTS, UNDERSTOOD, InitCheckpointError,  # noqa: F401
                            describe_resnet, detect_layout, extra_reason, has, read_checkpoint,
                            resnet_depth, selfsup_algorithm, tensor_state)
+from .init_starts import SOCO_MODULES, SOCO_START, StartLayout, start_layout_for  # noqa: F401
 from .key_check import compare_state_dicts
 from .saving import save_conversion
-from .soco_checkpoint import (TARGET_MODULE_PREFIX, SoCoCheckpointError, StateDict,
-                              check_variant, detect_variant, split_networks)
-
-#: The online modules of a SoCo model, in the order they are reported.
-SOCO_MODULES = ('backbone', 'neck', 'head', 'projector', 'predictor')
-
-
-@dataclass(frozen=True)
-class StartLayout:
-    """Where a pretraining model keeps what a start checkpoint fills.
-
-    Args:
-        name (str): The model, for messages (``'SoCo'``).
-        copies (tuple[tuple[str, str]]): ``(online prefix, momentum prefix)``: each converted
-            tensor under the online prefix is copied to the momentum prefix (SoCo: every online
-            module to ``target_net.module.``).
-        online_only (tuple[str]): Online prefixes without a momentum copy (SoCo's predictor).
-        counters (tuple[str]): Step counters written as 0 (``target_net.steps``).
-        modules (tuple[str]): Top-level online modules in report order; others follow in the
-            model's order.
-        soco_modules (bool): Whether a SoCo source gives all its online modules (True) or only
-            its ResNet (the model is not SoCo).
-        copy_name (str): The momentum network, for the summary.
-        note (str): The summary's line on the momentum copies.
-    """
-
-    name: str = 'SoCo'
-    copies: Tuple[Tuple[str, str], ...] = (('', TARGET_MODULE_PREFIX), )
-    online_only: Tuple[str, ...] = ('predictor.', )
-    counters: Tuple[str, ...] = ('target_net.steps', )
-    modules: Tuple[str, ...] = SOCO_MODULES
-    soco_modules: bool = True
-    copy_name: str = 'target_net'
-    note: str = ('target_net: a copy of the online modules above, steps = 0 (the momentum '
-                 'schedule starts at its base value)')
-
-    def momentum_copies(self, state: Mapping[str, torch.Tensor]) -> StateDict:
-        """The momentum network's copy of the online tensors of ``state``, and the counters."""
-        copies = OrderedDict()
-        for key, value in state.items():
-            if key.startswith(self.online_only):
-                continue
-            for online, momentum in self.copies:
-                if key.startswith(online):
-                    copies[momentum + key[len(online):]] = value.clone()
-        copies.update((k, torch.zeros((), dtype=torch.long)) for k in self.counters)
-        return copies
-
-
-SOCO_START = StartLayout()
+from .soco_checkpoint import (SoCoCheckpointError, StateDict, check_variant, detect_variant,
+                              split_networks)
 
 
 @dataclass
@@ -139,10 +93,11 @@ class InitConversion:
 
     def summary(self, verbose: bool = False) -> str:
         """What was mapped (by module), what was left out, and what stays new."""
-        lines = [f'{LAYOUTS[self.layout]}: {self.algorithm}, ResNet-{self.depth} -> '
-                 f'{self.start.name} R{self.depth}-{self.variant.upper()} start']
-        lines.append(f'mapped {len(self.mapped)} tensors (and their {self.start.copy_name} '
-                     'copies):')
+        model = (f'{self.start.name} R{self.depth}-{self.variant.upper()}' if
+                 self.start.soco_modules else f'{self.start.name} (ResNet-{self.depth})')
+        lines = [f'{LAYOUTS[self.layout]}: {self.algorithm}, ResNet-{self.depth} -> {model} start']
+        copies = f' (and their {self.start.copy_name} copies)' if self.start.copies else ''
+        lines.append(f'mapped {len(self.mapped)} tensors{copies}:')
         if verbose:
             lines += [f'  {src} -> {dst}' for src, dst in self.mapped]
         else:
@@ -154,6 +109,8 @@ class InitConversion:
         lines.append(f'{", ".join(self.new)}: new' if self.new else
                      'new: nothing (every module comes from the source)')
         lines.append(self.start.note)
+        if self.start.fresh_note:
+            lines.append(self.start.fresh_note)
         return '\n'.join(lines)
 
 
@@ -167,16 +124,16 @@ def _group(key: str) -> str:
 
 
 def map_resnet(resnet: Mapping[str, torch.Tensor], variant: str, source_prefix: str,
-               conv: InitConversion) -> None:
-    """ResNet keys (``conv1.weight``, ``layer4.2.bn3.bias``) -> ``backbone.*``, and for the C4
-    variant ``layer4`` -> ``head.layer4.*``, recorded in ``conv``; a classifier ``fc.*`` is left
-    out."""
+               conv: InitConversion, target_prefix: str = 'backbone.') -> None:
+    """ResNet keys (``conv1.weight``, ``layer4.2.bn3.bias``) -> ``backbone.*`` (or
+    ``target_prefix``), and for the C4 variant ``layer4`` -> ``head.layer4.*``, recorded in
+    ``conv``; a classifier ``fc.*`` is left out."""
     for key, value in resnet.items():
         if key.startswith('fc.'):
             conv.left_out.append((source_prefix + key, 'the ImageNet classifier: no counterpart '
                                   'in SoCo'))
             continue
-        dst = ('head.' if variant == 'c4' and key.startswith('layer4.') else 'backbone.') + key
+        dst = ('head.' if variant == 'c4' and key.startswith('layer4.') else target_prefix) + key
         conv.state_dict[dst] = value.detach().clone()
         conv.mapped.append((source_prefix + key, dst))
 
@@ -188,10 +145,14 @@ def soco_resnet(state: Mapping[str, torch.Tensor]) -> StateDict:
                        if k.startswith(('backbone.', 'head.layer4.')))
 
 
-def model_variant_and_depth(model: torch.nn.Module) -> Tuple[str, Optional[int]]:
-    """``('fpn' | 'c4', depth)`` of a model (C4: res5 is ``head.layer4``)."""
+def model_variant_and_depth(model: torch.nn.Module,
+                            resnet_prefix: str = 'backbone.') -> Tuple[str, Optional[int]]:
+    """``('fpn' | 'c4', depth)`` of a model (C4: res5 is ``head.layer4``) whose ResNet is at
+    ``resnet_prefix``."""
     state = model.state_dict()
     variant = 'c4' if any(k.startswith('head.layer4.') for k in state) else 'fpn'
+    if resnet_prefix != 'backbone.':
+        return variant, resnet_depth(state, resnet_prefix)
     return variant, resnet_depth(soco_resnet(state))
 
 
@@ -214,7 +175,8 @@ def _soco_modules(state: StateDict, layout: str, variant: str, path: str) -> Ini
     return conv
 
 
-def _resnet_source(state: StateDict, layout: str, variant: str, path: str) -> InitConversion:
+def _resnet_source(state: StateDict, layout: str, variant: str, path: str,
+                   target_prefix: str = 'backbone.') -> InitConversion:
     """A source's ResNet, mapped by :func:`map_resnet`; the rest left out with its reason."""
     keys = list(state)
     if layout == 'torchvision':
@@ -233,7 +195,7 @@ def _resnet_source(state: StateDict, layout: str, variant: str, path: str) -> In
             f'{path}: {LAYOUTS[layout].split(" (")[0]} whose {prefix}layer1..4 are not a ResNet '
             f'({describe_resnet(resnet)}); {UNDERSTOOD}')
     conv = InitConversion(OrderedDict(), layout, algorithm, src_depth, variant)
-    map_resnet(resnet, variant, prefix, conv)
+    map_resnet(resnet, variant, prefix, conv, target_prefix)
     if layout == 'selfsup':
         conv.left_out += [(k, extra_reason(k)) for k in keys if not k.startswith(prefix)]
     elif layout != 'torchvision':
@@ -246,7 +208,7 @@ def _resnet_source(state: StateDict, layout: str, variant: str, path: str) -> In
 
 
 def convert_init_state(obj: object, model: torch.nn.Module, path: str = '<checkpoint>',
-                       start: StartLayout = SOCO_START) -> InitConversion:
+                       start: Optional[StartLayout] = None) -> InitConversion:
     """Convert a loaded source (see :func:`read_checkpoint`) for ``model`` and check it strictly.
 
     Args:
@@ -254,7 +216,8 @@ def convert_init_state(obj: object, model: torch.nn.Module, path: str = '<checkp
         model (nn.Module): The model of the pretraining config (see
             :func:`~.builder.build_soco_model`).
         path (str): For messages.
-        start (StartLayout): Where ``model`` keeps its momentum copies. Defaults to SoCo's.
+        start (StartLayout, optional): Where ``model`` keeps its ResNet and momentum copies.
+            Defaults to the model's own (:func:`~.init_starts.start_layout_for`).
 
     Returns:
         InitConversion
@@ -262,7 +225,9 @@ def convert_init_state(obj: object, model: torch.nn.Module, path: str = '<checkp
     Raises:
         InitCheckpointError: Unknown layout, another depth or variant, or tensors that do not fit.
     """
-    variant, depth = model_variant_and_depth(model)
+    if start is None:
+        start = start_layout_for(model)
+    variant, depth = model_variant_and_depth(model, start.resnet_prefix)
     layout = detect_layout(obj, path)
     if layout == 'original':
         from .from_original import convert_original_state
@@ -274,8 +239,11 @@ def convert_init_state(obj: object, model: torch.nn.Module, path: str = '<checkp
     if layout in ('original', 'mmsoco') and whole and start.soco_modules:
         conv = _soco_modules(state, layout, variant, path)
     else:
-        conv = _resnet_source(state, layout, variant, path)
+        conv = _resnet_source(state, layout, variant, path, start.resnet_prefix)
     conv.start = start
+    if start.name != 'SoCo':
+        conv.left_out = [(k, why.replace('in SoCo', f'in {start.name}'))
+                         for k, why in conv.left_out]
     if conv.depth != depth:
         what = (f'ResNet-{conv.depth}' if conv.depth else
                 f'not a ResNet of a known depth ({describe_resnet(soco_resnet(online))})')
@@ -283,8 +251,8 @@ def convert_init_state(obj: object, model: torch.nn.Module, path: str = '<checkp
             f'{path}: the source is a {what}, the config\'s model a ResNet-{depth}; use a '
             f'ResNet-{depth} source or a config of that depth ({UNDERSTOOD})')
 
-    report = compare_state_dicts(conv.state_dict, model,
-                                 scopes=[m + '.' for m in conv.provided])
+    scopes = [m + '.' for m in conv.provided] if start.soco_modules else [start.resnet_prefix]
+    report = compare_state_dicts(conv.state_dict, model, scopes=scopes)
     if not report.ok:
         raise InitCheckpointError(
             f'{path}: the converted {conv.algorithm} weights do not fit the config\'s '
@@ -298,18 +266,23 @@ def convert_init_state(obj: object, model: torch.nn.Module, path: str = '<checkp
                      if m not in momentum and m not in conv.provided]
     order = {m: i for i, m in enumerate(start.modules)}
     conv.new = sorted(model_modules, key=lambda m: order.get(m, len(order)))
+    # a module the source fills in part (an encoder-decoder's decoder): its other sub-modules
+    conv.new += list(OrderedDict.fromkeys(
+        '.'.join(k.split('.')[:2]) for k in model.state_dict() if k.split('.')[0] in
+        conv.provided and k not in conv.state_dict))
     return conv
 
 
 def convert_init_checkpoint(src: str, config, dst: Optional[str] = None,
-                            start: StartLayout = SOCO_START) -> InitConversion:
+                            start: Optional[StartLayout] = None) -> InitConversion:
     """Read, convert, check strictly against ``config``'s model and (if ``dst``) save.
 
     Args:
         src (str): The source file, any of :data:`LAYOUTS`.
-        config (str or Config): A pretraining config (mmselfsup scope), SoCo's by default.
+        config (str or Config): A pretraining config (mmselfsup scope) of any mmsoco algorithm.
         dst (str, optional): Output ``{'state_dict', 'meta'}`` for ``load_from``.
-        start (StartLayout): Where the config's model keeps its momentum copies.
+        start (StartLayout, optional): Where the config's model keeps its ResNet and momentum
+            copies; by default the model's own.
 
     Returns:
         InitConversion

@@ -33,6 +33,7 @@ from .saving import save_conversion
 from .soco_checkpoint import (SoCoCheckpointError, StateDict, detect_variant, group_label,
                               key_group, load_soco_checkpoint, other_network_reasons,
                               source_key, split_networks)
+from .to_mmseg_decoder import convert_dense_checkpoint, is_dense_pretext
 
 #: Backbone types that take a SoCo backbone (plain 7x7 stem).
 PLAIN_STEM = ('ResNet', )
@@ -254,12 +255,20 @@ def convert_soco_checkpoint(src: Union[str, Mapping], dst: Optional[str] = None,
             ``ResNet``, and the result is checked against the segmentor it builds.
 
     Returns:
-        SegConversion
+        SegConversion, or a :class:`~.to_mmseg_decoder.DecoderConversion` for a dense pretext
+        checkpoint (PLR, EDMoCo: backbone and decode head, for a config with the same head)
     """
     state_dict = load_soco_checkpoint(src)
     if isinstance(config, str):   # parsed once: checked here, built below
         from mmengine.config import Config
         config = Config.fromfile(config)
+    if is_dense_pretext(state_dict):   # PLR, EDMoCo: backbone and decoder
+        if with_neck or config is not None and neck_from_config(config):
+            raise SoCoCheckpointError(
+                'a dense pretext checkpoint holds a ResNet and a decode head, no FPN: convert '
+                'for a segmentor without a neck (no --with-neck), e.g. a config in '
+                'configs/segmentation with the pretrained decoder')
+        return convert_dense_checkpoint(state_dict, src, dst, source, config)
     if config is not None:
         has_neck = neck_from_config(config)
         if with_neck is not None and with_neck != has_neck:

@@ -30,6 +30,8 @@ from .soco_checkpoint import SoCoCheckpointError, StateDict
 ENCODER = 'backbone.backbone.'
 DECODER = 'backbone.decode_head.'
 CLASSIFIER = 'backbone.decode_head.conv_seg.'
+#: EDMoCo's key encoder (``--source target``): mmselfsup MoCo's EMA of (backbone, neck).
+KEY_ENCODER = 'encoder_k.module.0.'
 #: A decode head type, told by the submodule names only it has (checked in this order).
 HEAD_SIGNATURES = (('c1_bottleneck.', 'DepthwiseSeparableASPPHead'), ('nl_block.', 'NLHead'),
                    ('psp_modules.', 'PSPHead'), ('aspp_modules.', 'ASPPHead'),
@@ -61,6 +63,12 @@ def decoder_type(keys) -> str:
     return 'unknown'
 
 
+def _group(key: str) -> str:
+    """``encoder_k.*``, ``backbone.decode_head.conv_seg.*``, ``queue*``: a left-out key's group."""
+    prefix = next((p for p, _ in LEFT_OUT if key.startswith(p)), None)
+    return prefix + '*' if prefix else key
+
+
 def _type_name(cfg) -> str:
     return str(cfg.get('type', '')).split('.')[-1] if isinstance(cfg, Mapping) else ''
 
@@ -80,6 +88,15 @@ class DecoderConversion:
     decoder: str
     mapped: List[Tuple[str, str]] = field(default_factory=list)
     left_out: List[Tuple[str, str]] = field(default_factory=list)
+    source: str = 'online'
+    #: The ``meta`` entry :func:`~.saving.save_conversion` writes :meth:`saved_info` under.
+    META_KEY = 'dense_pretext_transfer'
+
+    def saved_info(self) -> dict:
+        """What the saved file says about the conversion (plain types)."""
+        backbone, head = self.counts
+        return dict(decoder=self.decoder, source=self.source, backbone_tensors=backbone,
+                    decode_head_tensors=head)
 
     @property
     def counts(self) -> Tuple[int, int]:
@@ -87,43 +104,58 @@ class DecoderConversion:
         n = sum(dst.startswith('backbone.') for _, dst in self.mapped)
         return n, len(self.mapped) - n
 
-    def summary(self) -> str:
-        """What was mapped and what was left out, grouped."""
+    def summary(self, verbose: bool = False) -> str:
+        """What was mapped and what was left out, grouped (``verbose``: every mapped key)."""
         backbone, head = self.counts
-        lines = [f'dense pretext checkpoint (encoder-decoder with {self.decoder}) -> an mmseg '
-                 f'segmentor with the same decode head',
-                 f'mapped {len(self.mapped)} tensors:',
-                 f'  {backbone:4d}  backbone.backbone.* -> backbone.*',
-                 f'  {head:4d}  backbone.decode_head.* -> decode_head.*',
-                 f'left out {len(self.left_out)} tensors:']
-        groups = Counter(why for _, why in self.left_out)
-        names = {why: src for src, why in self.left_out}
-        lines += [f'  {n:4d}  {names[why].rsplit(".", 1)[0]}...: {why}' if n > 1 else
-                  f'  {n:4d}  {names[why]}: {why}' for why, n in groups.items()]
+        lines = [f'dense pretext checkpoint (encoder-decoder with {self.decoder}), {self.source} '
+                 'network -> an mmseg segmentor with the same decode head',
+                 f'mapped {len(self.mapped)} tensors:']
+        if verbose:
+            lines += [f'  {src} -> {dst}' for src, dst in self.mapped]
+        else:
+            lines += [f'  {backbone:4d}  backbone.* (the ResNet)',
+                      f'  {head:4d}  decode_head.* (the {self.decoder} decoder)']
+        lines.append(f'left out {len(self.left_out)} tensors:')
+        groups = Counter((_group(src), why) for src, why in self.left_out)
+        lines += [f'  {n:4d}  {group}: {why}' for (group, why), n in groups.items()]
         lines.append('freshly initialised in the segmentor: the classifier (decode_head.conv_seg) '
                      'and the auxiliary head (if any)')
         return '\n'.join(lines)
 
 
-def convert_dense_state_dict(state_dict: StateDict) -> DecoderConversion:
+def convert_dense_state_dict(state_dict: StateDict, source: str = 'online') -> DecoderConversion:
     """Convert a PLR/EDMoCo state dict (an mmsoco Runner's ``state_dict``) for mmseg.
 
+    Args:
+        state_dict (dict[str, Tensor]): The pretext model's state dict.
+        source (str): ``'online'`` (the query encoder-decoder, default) or ``'target'`` (EDMoCo's
+            key encoder, ``encoder_k.module.0.*``).
+
     Raises:
-        SoCoCheckpointError: The state dict holds no encoder-decoder.
+        SoCoCheckpointError: The state dict holds no encoder-decoder (or no key encoder).
     """
     if not is_dense_pretext(state_dict):
         raise SoCoCheckpointError(
             'not a dense pretext checkpoint: expected backbone.backbone.* and '
             'backbone.decode_head.* (PatchRotation, EDMoCo)')
-    conv = DecoderConversion(OrderedDict(), decoder=decoder_type(state_dict))
+    net = 'backbone.' if source == 'online' else KEY_ENCODER
+    if source != 'online' and not any(k.startswith(KEY_ENCODER + 'backbone.') for k in state_dict):
+        raise SoCoCheckpointError('--source target converts the key encoder of EDMoCo '
+                                  '(encoder_k.module.0.*); this checkpoint has none (PLR): '
+                                  'convert the online network')
+    conv = DecoderConversion(OrderedDict(), decoder=decoder_type(state_dict), source=source)
     for key, value in state_dict.items():
-        why = next((w for prefix, w in LEFT_OUT if key.startswith(prefix)), None)
-        if why is None and key.startswith(ENCODER):
-            new = 'backbone.' + key[len(ENCODER):]
-        elif why is None and key.startswith(DECODER):
-            new = 'decode_head.' + key[len(DECODER):]
+        why = None if key.startswith(net) and not key.startswith(net + 'decode_head.conv_seg.') \
+            else next((w for prefix, w in LEFT_OUT if key.startswith(prefix)), None)
+        if why is None and key.startswith(net + 'backbone.'):
+            new = 'backbone.' + key[len(net + 'backbone.'):]
+        elif why is None and key.startswith(net + 'decode_head.'):
+            new = 'decode_head.' + key[len(net + 'decode_head.'):]
         else:
-            conv.left_out.append((key, why or 'not part of the encoder-decoder'))
+            if why is None:
+                why = ('the query encoder-decoder (--source online converts it)' if
+                       key.startswith('backbone.') else 'not part of the encoder-decoder')
+            conv.left_out.append((key, why))
             continue
         conv.state_dict[new] = value.detach().clone()
         conv.mapped.append((key, new))
@@ -166,3 +198,27 @@ def check_decoder_against_segmentor(conv: DecoderConversion, cfg,
             '. The config must build the pretext config\'s backbone and decode head (depth, '
             'channels, dilations)')
     return report
+
+
+def convert_dense_checkpoint(state_dict: StateDict, src, dst: Optional[str] = None,
+                             source: str = 'online', config=None) -> DecoderConversion:
+    """What :func:`~.to_mmseg.convert_soco_checkpoint` does for a dense pretext checkpoint
+    (after checking that ``config`` has a plain-stem ResNet and no neck): convert, check against
+    ``config``'s segmentor (same decode head, strict) and save.
+
+    Raises:
+        SoCoCheckpointError: Another decode head in the config, or tensors that do not fit.
+    """
+    from .builder import build_segmentor
+    from .saving import save_conversion
+
+    conv = convert_dense_state_dict(state_dict, source)
+    if config is not None:
+        why = decoder_mismatch(conv, config)   # before the segmentor is built
+        if why is not None:
+            raise SoCoCheckpointError(why)
+        check_decoder_against_segmentor(conv, config, build_segmentor(config))
+    if dst is not None:
+        save_conversion(conv, dst, meta=dict(
+            pretext_checkpoint=src if isinstance(src, str) else None))
+    return conv

@@ -9,6 +9,10 @@ Examples:
     python tools/model_converters/soco2mmseg.py soco_fpn.pth soco_r50-fpn_mmseg.pth \
         --config configs/segmentation/fpn_r50_soco-100e_4xb4-20k_voc12aug-512x512.py
     # the authors' released checkpoints: first original2soco.py, then this converter
+    # a dense pretext checkpoint (PLR, EDMoCo): backbone AND decode head, for the config with the
+    # same decoder (PLR's 4-angle classifier is left out; another decode head is refused)
+    python tools/model_converters/soco2mmseg.py plr_epoch_20.pth plr_mmseg.pth \
+        --config configs/segmentation/fcn-d6_r50-d16_soco-100e_4xb4-coslr-30k_voc12aug-513x513.py
 """
 import argparse
 import os.path as osp

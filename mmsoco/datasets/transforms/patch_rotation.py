@@ -73,8 +73,8 @@ class RandomPatchRotate(BaseTransform):
         if h < self.crop_size or w < self.crop_size:
             raise ValueError(
                 f'RandomPatchRotate: image {results.get("img_path", "")} is {w}x{h}, smaller than '
-                f'crop_size={self.crop_size}; resize first (RandomResizedCrop(size={self.crop_size})'
-                ' before it, as configs/dense do) or lower crop_size')
+                f'crop_size={self.crop_size}; resize first (RandomResizedCrop(size='
+                f'{self.crop_size}) before it, as configs/dense do) or lower crop_size')
         y = np.random.randint(h - self.crop_size + 1)
         x = np.random.randint(w - self.crop_size + 1)
         results['crop_bbox'] = np.array([x, y, x + self.crop_size, y + self.crop_size])
