@@ -48,14 +48,16 @@ def model_cfg(variant='fpn', tiny=False):
 
 
 def make_sample(view_bboxes, valid=None):
-    """A data sample as the pipeline packs it: boxes (V, K, 4), ids (V, K), validity (K,)."""
+    """A data sample as :class:`SoCoViews` packs it: boxes (V, K, 4), ids (V, K), validity (V, K)
+    (``valid``: (K,), the same in every view), one box set per view."""
     view_bboxes = torch.as_tensor(np.asarray(view_bboxes, dtype=np.float32))
     v, k, _ = view_bboxes.shape
     sample = SelfSupDataSample()
     sample.set_field(view_bboxes, 'view_bboxes')
     sample.set_field(torch.arange(k).repeat(v, 1), 'proposal_ids')
-    sample.set_field(torch.ones(k, dtype=torch.bool) if valid is None
-                     else torch.as_tensor(valid, dtype=torch.bool), 'proposal_valid')
+    valid = torch.ones(k, dtype=torch.bool) if valid is None else torch.as_tensor(valid).bool()
+    sample.set_field(valid.repeat(v, 1), 'proposal_valid')
+    sample.set_metainfo(dict(box_sets=[(i, None) for i in range(v)]))
     return sample
 
 

@@ -227,7 +227,8 @@ def test_a_run_from_the_converted_file_starts_with_target_equal_to_source(source
     ds = cfg.train_dataloader.dataset
     ds.update(data_root=demo_data + '/', data_prefix=dict(img_path='train/'))
     views = ds.pipeline[2]
-    views.update(v1_size=64, v2_size=64, v3_size=32)
+    views.views = [dict(kind='whole', size=64), dict(kind='crop', size=64),
+                   dict(kind='downsample', size=32)]
     cfg.train_dataloader.update(batch_size=2, num_workers=0, persistent_workers=False)
     cfg.train_cfg.max_epochs = 1                               # 4 images, batch 2: 2 iterations
     cfg.default_hooks.logger.interval = 1

@@ -63,7 +63,8 @@ def test_batch_through_collate_and_preprocessor(collection, num_views):
         assert isinstance(ds, SelfSupDataSample)
         assert ds.view_bboxes.shape == (num_views, 4, 4) and ds.view_bboxes.dtype == torch.float32
         assert ds.proposal_ids.shape == (num_views, 4) and ds.proposal_ids.dtype == torch.int64
-        assert ds.proposal_valid.shape == (4, ) and ds.proposal_valid.dtype == torch.bool
+        assert ds.proposal_valid.shape == (num_views, 4) and ds.proposal_valid.dtype == torch.bool
+        assert ds.box_sets == [(v, None) for v in range(num_views)]
         assert (ds.proposal_ids == ds.proposal_ids[0]).all()
         for v, s in enumerate(sizes):
             assert (ds.view_bboxes[v] >= 0).all() and (ds.view_bboxes[v] <= s).all()
@@ -107,7 +108,7 @@ def test_visualisation_draws_each_proposal_in_its_colour(collection):
     np.random.seed(0)
     from mmsoco.datasets.visualization import run_until_pack
     results = run_until_pack(dataset.pipeline, dataset.get_data_info(0))
-    pids = results['view_proposal_ids'][0][results['proposal_valid']]
+    pids = results['view_proposal_ids'][0][results['proposal_valid'][0]]
     assert len(pids) >= 2 and (pids >= 0).all()  # real proposals, not the whole-image fallback
     for pid in pids:
         colour = np.array(proposal_colour(int(pid)))

@@ -25,7 +25,8 @@ def photo():
 
 def test_registered_under_mmselfsup_scope():
     init_default_scope('mmselfsup')
-    for name in ('SelectProposals', 'BoxJitter', 'SoCoViews', 'BoxAwareRandomFlip',
+    for name in ('FitProposals', 'SelectProposals', 'BoxJitter', 'SoCoViews',
+                 'SoCoOriginalViews', 'BoxAwareRandomFlip',
                  'FastColorJitter', 'FastGrayscale', 'FastGaussianBlur', 'FastSolarize',
                  'BoxCutout', 'PackSoCoInputs', 'LoadImageFromFile', 'LoadImageOrSkip'):
         assert TRANSFORMS.build(dict(type=name)) is not None, name
@@ -223,7 +224,7 @@ def test_pack_soco_inputs():
     views = [np.random.randint(0, 255, (s, s, 3), dtype=np.uint8) for s in (224, 224, 112)]
     results = dict(img=views, view_bboxes=np.zeros((3, 4, 4), np.float32),
                    view_proposal_ids=np.tile(np.array([3, 1, 3, 1]), (3, 1)),
-                   proposal_valid=np.array([True, True, False, False]), img_path='a.jpg',
+                   proposal_valid=np.tile([True, True, False, False], (3, 1)), img_path='a.jpg',
                    sample_idx=5)
     packed = PackSoCoInputs()(results)
     shapes = [tuple(v.shape) for v in packed['inputs']]
@@ -231,7 +232,8 @@ def test_pack_soco_inputs():
     assert torch.equal(packed['inputs'][2], torch.from_numpy(views[2]).permute(2, 0, 1))
     ds = packed['data_samples']
     assert ds.proposal_ids.dtype == torch.int64 and ds.proposal_ids.shape == (3, 4)
-    assert ds.proposal_valid.tolist() == [True, True, False, False]
+    assert ds.proposal_valid.tolist() == [[True, True, False, False]] * 3
+    assert ds.box_sets == [(0, None), (1, None), (2, None)]   # one set per view by default
     assert ds.view_bboxes.dtype == torch.float32
     assert ds.img_path == 'a.jpg' and ds.sample_idx.value.tolist() == [5]
     with pytest.raises(TypeError, match='SoCoViews'):

@@ -3,7 +3,9 @@ import numpy as np
 import pytest
 
 import mmsoco  # noqa: F401
-from mmsoco.datasets.transforms import WHOLE_IMAGE_ID, SelectProposals, SoCoViews
+from mmsoco.datasets.recipes import paper_views
+from mmsoco.datasets.transforms import (WHOLE_IMAGE_ID, FitProposals, SelectProposals,
+                                        SoCoOriginalViews, SoCoViews)
 
 # BGR colours that a grey background cannot produce
 PATCH_COLOURS = [(0, 0, 255), (0, 255, 0), (255, 0, 0), (0, 255, 255), (255, 0, 255),
@@ -40,17 +42,18 @@ def flip_views(num_views, prob):
 
 
 def assert_boxes_cover_patches(results):
-    """Each valid box of each view is the bounding box of its patch's pixels in that view.
+    """Each valid box of each box set is the bounding box of its patch's pixels in its view.
 
     Returns:
         tuple[int, int]: The number of boxes checked, and of those at least 3 px wide and high,
         whose inside (1 px border excluded) was checked to be the patch colour too.
     """
     checked = checked_inside = 0
-    for v, view in enumerate(results['img']):
-        for k in np.flatnonzero(results['proposal_valid']):
-            pid = int(results['view_proposal_ids'][v, k])
-            x1, y1, x2, y2 = results['view_bboxes'][v, k]
+    for s, (v, _) in enumerate(results['box_sets']):
+        view = results['img'][v]
+        for k in np.flatnonzero(results['proposal_valid'][s]):
+            pid = int(results['view_proposal_ids'][s, k])
+            x1, y1, x2, y2 = results['view_bboxes'][s, k]
             mask = colour_mask(view, PATCH_COLOURS[pid])
             ys, xs = np.nonzero(mask)
             assert len(xs) > 0, f'view {v}: patch {pid} not visible but kept'
@@ -76,8 +79,10 @@ def assert_boxes_cover_patches(results):
     (3, 'downsample', 0.5), (4, 'downsample', 1.0), (4, 'crop', 0.5), (3, 'crop', 0.0)])
 def test_boxes_follow_patches_through_crop_resize_flip(num_views, v3_mode, flip):
     img = patch_image()
-    views = SoCoViews(view_transforms=flip_views(num_views, flip), v3_mode=v3_mode,
-                      v4_size=192 if num_views == 4 else None)
+    specs = paper_views(num_views)
+    if v3_mode == 'crop':   # V3 an independent crop of V1 instead of V2 downsampled
+        specs[2] = dict(kind='crop', size=112)
+    views = SoCoViews(specs, view_transforms=flip_views(num_views, flip))
     flips = checked = checked_inside = 0
     for seed in range(12):
         results = run_views(views, img, PATCHES, k=4, seed=seed)
@@ -106,7 +111,7 @@ def test_view_matrix_maps_original_boxes_to_view_boxes():
         captured.append(results['view_matrix'].copy())
         return results
 
-    views = SoCoViews(view_transforms=flip_views(4, 0.5), v4_size=192)
+    views = SoCoViews(paper_views(4), view_transforms=flip_views(4, 0.5))
     for pipeline in views.view_pipelines:  # look at the geometry after the flip
         pipeline.transforms.append(capture)
     from mmsoco.datasets.transforms.box_ops import clip_boxes, map_boxes
@@ -133,8 +138,11 @@ def test_v3_is_v2_downsampled_by_default():
 
 def test_crops_respect_scale_and_size():
     img = patch_image()
-    views = SoCoViews(view_transforms=None, v2_size=(160, 128), v2_scale=(0.5, 0.5),
-                      crop_ratio=(1., 1.), v3_size=(80, 64), v4_size=96, v4_scale=(0.25, 0.25))
+    views = SoCoViews([dict(kind='whole', size=224),
+                       dict(kind='crop', size=(160, 128), scale=(0.5, 0.5)),
+                       dict(kind='downsample', size=(80, 64)),
+                       dict(kind='crop', size=96, scale=(0.25, 0.25))],
+                      view_transforms=None, crop_ratio=(1., 1.))
     # a central proposal: V2's crop (a square of side 224 / sqrt(2) = 158.4 px in V1's frame,
     # anywhere in V1) always covers V1's x and y in [65.6, 158.4], i.e. this box in full
     centre = np.array([[160, 120, 340, 255]], np.float32)  # in V1: [71.7, 71.7, 152.3, 152.3]
@@ -148,8 +156,8 @@ def test_crops_respect_scale_and_size():
         w2 = results['view_bboxes'][1, :, 2] - results['view_bboxes'][1, :, 0]
         inside = (results['view_bboxes'][1, :, 0] > 0) & (results['view_bboxes'][1, :, 2] < 160)
         inside &= (results['view_bboxes'][0, :, 0] > 0) & (results['view_bboxes'][0, :, 2] < 224)
-        inside &= results['proposal_valid']
-        central = results['proposal_valid'] & (results['view_proposal_ids'][0] == 0)
+        inside &= results['proposal_valid'][0]
+        central = results['proposal_valid'][0] & (results['view_proposal_ids'][0] == 0)
         assert central.sum() == 1 and inside[central].all()
         np.testing.assert_allclose(w2[inside] / w1[inside], 160 / (224 / np.sqrt(2)),
                                    rtol=0.03)
@@ -157,9 +165,10 @@ def test_crops_respect_scale_and_size():
 
 def test_ids_match_across_views_and_k_boxes_always():
     img = patch_image()
-    views = SoCoViews(view_transforms=[[dict(type='BoxAwareRandomFlip'),
-                                        dict(type='BoxJitter', prob=1.0)]] * 4, v4_size=192,
-                      v2_scale=(0.2, 0.5))
+    specs = paper_views(4)
+    specs[1] = dict(kind='crop', size=224, scale=(0.2, 0.5))
+    views = SoCoViews(specs, view_transforms=[[dict(type='BoxAwareRandomFlip'),
+                                               dict(type='BoxJitter', prob=1.0)]] * 4)
     for n in (0, 1, 2, 3, 6):
         for seed in range(6):
             results = run_views(views, img, PATCHES[:n], k=4, seed=seed)
@@ -167,8 +176,9 @@ def test_ids_match_across_views_and_k_boxes_always():
                                   results['proposal_valid'])
             assert bboxes.shape == (4, 4, 4) and bboxes.dtype == np.float32
             assert ids.shape == (4, 4) and ids.dtype == np.int64
-            assert valid.shape == (4, ) and valid.dtype == bool
-            assert (ids == ids[0]).all()
+            assert valid.shape == (4, 4) and valid.dtype == bool
+            assert (ids == ids[0]).all() and (valid == valid[0]).all()
+            valid = valid[0]
             num_valid = int(valid.sum())
             assert 1 <= num_valid <= min(max(n, 1), 4)
             assert valid[:num_valid].all() and not valid[num_valid:].any()
@@ -194,7 +204,7 @@ def test_image_without_proposals_uses_whole_image():
                                 proposal_ids=np.zeros(0, np.int64))))
     assert select.fallbacks['no_proposals'] == 1
     assert (results['view_proposal_ids'] == WHOLE_IMAGE_ID).all()
-    assert results['proposal_valid'].tolist() == [True, False, False, False]
+    assert results['proposal_valid'].tolist() == [[True, False, False, False]] * 3
     for v, (h, w) in enumerate(results['view_shapes']):
         np.testing.assert_allclose(results['view_bboxes'][v, 0], [0, 0, w, h], atol=1e-4)
 
@@ -203,12 +213,14 @@ def test_crop_without_proposal_is_redrawn_then_whole_view():
     """One proposal in a corner: small crops rarely keep it, so they are redrawn or fall back."""
     img = patch_image()
     corner = np.array([[0, 0, 40, 30]], np.float32)
-    views = SoCoViews(view_transforms=None, v2_scale=(0.15, 0.15), max_crop_attempts=2)
+    specs = paper_views(3)
+    specs[1] = dict(kind='crop', size=224, scale=(0.15, 0.15))
+    views = SoCoViews(specs, view_transforms=None, max_crop_attempts=2)
     whole = 0
     for seed in range(20):
         results = run_views(views, img, corner, seed=seed)
         # whatever happened, the proposal is in every view
-        assert results['proposal_valid'][0] and (results['view_proposal_ids'] == 0).all()
+        assert results['proposal_valid'][:, 0].all() and (results['view_proposal_ids'] == 0).all()
         if np.allclose(results['view_bboxes'][1, 0], results['view_bboxes'][0, 0]):
             whole += 1
     assert views.fallbacks['crop_redraws'] > 0
@@ -220,11 +232,13 @@ def test_boxes_below_a_pixel_are_removed_before_padding():
     """A 3.5 px wide proposal is 1.6 px in V1/V2 and 0.8 px in V3: it is dropped everywhere."""
     img = patch_image()
     boxes = np.array([[300, 200, 303.5, 260], PATCHES[0]], np.float32)
-    views = SoCoViews(view_transforms=None, v2_scale=(1., 1.), crop_ratio=(1., 1.))
+    specs = paper_views(3)
+    specs[1] = dict(kind='crop', size=224, scale=(1., 1.))
+    views = SoCoViews(specs, view_transforms=None, crop_ratio=(1., 1.))
     results = run_views(views, img, boxes, seed=0)
     assert views.fallbacks['tiny_boxes'] == 1
     assert (results['view_proposal_ids'] == 1).all()
-    assert results['proposal_valid'].tolist() == [True, False, False, False]
+    assert results['proposal_valid'].tolist() == [[True, False, False, False]] * 3
 
     # nothing left at all: the whole image is the box, counted
     only_tiny = boxes[:1]
@@ -251,17 +265,26 @@ def test_fallback_counts_are_logged(monkeypatch):
 
 
 def test_bad_arguments_are_refused():
-    with pytest.raises(ValueError, match='v3_mode'):
-        SoCoViews(v3_mode='independent')
+    with pytest.raises(ValueError, match=r'views\[2\]: kind must be one of'):
+        SoCoViews([dict(kind='whole', size=224), dict(kind='crop', size=224),
+                   dict(kind='independent', size=112)])
+    with pytest.raises(ValueError, match=r'views\[2\]: a downsample resizes an earlier view'):
+        SoCoViews([dict(kind='whole', size=224), dict(kind='crop', size=224),
+                   dict(kind='downsample', size=112, source=0)])
     with pytest.raises(ValueError, match='sub-pipelines'):
-        SoCoViews(view_transforms=[[], [], []], v4_size=192)
+        SoCoViews(paper_views(4), view_transforms=[[], [], []])
+    with pytest.raises(ValueError, match='its source must be a crop'):
+        SoCoOriginalViews([dict(kind='whole', size=224), dict(kind='crop', size=224),
+                           dict(kind='downsample', size=112), dict(kind='downsample', size=56,
+                                                                   source=2)])
 
 
 def test_v4_downsampled_from_v2_keeps_boxes_on_their_patches():
-    """``v4_mode='downsample'`` (the released SoCo* recipe): V4 is V2 at 112, flipped on its own."""
+    """V4 a downsample of V2 (the released SoCo* recipe): V4 is V2 at 112, flipped on its own."""
     img = patch_image()
-    views = SoCoViews(view_transforms=flip_views(4, 0.5), v3_size=192, v3_mode='crop',
-                      v4_size=112, v4_mode='downsample')
+    views = SoCoViews([dict(kind='whole', size=224), dict(kind='crop', size=224),
+                       dict(kind='crop', size=192), dict(kind='downsample', size=112)],
+                      view_transforms=flip_views(4, 0.5))
     for seed in range(6):
         results = run_views(views, img, PATCHES, k=4, seed=seed)
         assert [im.shape[:2] for im in results['img']] == [(224, 224), (224, 224), (192, 192),
@@ -269,32 +292,31 @@ def test_v4_downsampled_from_v2_keeps_boxes_on_their_patches():
         assert assert_boxes_cover_patches(results)[0] >= 4
 
 
+RELEASED = {2: [dict(kind='whole', size=224), dict(kind='crop', size=224, scale=(0.6, 1.))],
+            3: [dict(kind='whole', size=224), dict(kind='crop', size=224),
+                dict(kind='crop', size=112)],
+            4: [dict(kind='whole', size=224), dict(kind='crop', size=224),
+                dict(kind='crop', size=192), dict(kind='downsample', size=112)]}
+
+
 @pytest.mark.parametrize('num_views', [2, 3, 4])
-def test_after_crop_each_pairs_boxes_cover_their_patches_in_both_views(num_views):
-    """``select='after_crop'``: every pair's boxes, in V1 and in its other view, on the patch."""
+def test_original_views_each_pairs_boxes_cover_their_patches_in_both_views(num_views):
+    """SoCoOriginalViews: every pair's boxes, in V1 and in its other view, on the patch."""
     img = patch_image()
-    kwargs = {2: dict(v3_size=None), 3: dict(v3_size=112, v3_mode='crop'),
-              4: dict(v3_size=192, v3_mode='crop', v4_size=112, v4_mode='downsample')}
-    views = SoCoViews(view_transforms=flip_views(num_views, 0.5), select='after_crop',
-                      crop_frame='image', **kwargs[num_views])
-    select = SelectProposals(num_proposals=4, select='after_crop')
+    views = SoCoOriginalViews(RELEASED[num_views], view_transforms=flip_views(num_views, 0.5))
+    fit = FitProposals()
     checked = 0
     for seed in range(8):
         np.random.seed(seed)
-        results = views(select(dict(img=img, proposals=PATCHES,
-                                    proposal_ids=np.arange(len(PATCHES)))))
-        assert results['view_pairs'] == [(0, b) for b in range(1, num_views)]
-        for p, pair in enumerate(results['view_pairs']):
-            for side, v in enumerate(pair):
-                # the pair's boxes of this view, packed like one view of the paper-text layout;
-                # the original keeps slivers (2 source pixels) that a 112 px view blurs away
-                boxes = results['pair_bboxes'][p, side]
-                seen = (boxes[:, 2:] - boxes[:, :2] >= 3).all(1)
-                one = dict(img=[results['img'][v]], proposal_valid=results['pair_valid'][p] & seen,
-                           view_bboxes=boxes[None],
-                           view_proposal_ids=results['pair_proposal_ids'][p][None])
-                checked += assert_boxes_cover_patches(one)[0]
+        results = views(fit(dict(img=img, proposals=PATCHES,
+                                 proposal_ids=np.arange(len(PATCHES)))))
+        assert results['box_sets'] == [(v, (0, b)) for b in range(1, num_views) for v in (0, b)]
+        # the original keeps slivers (2 source pixels) that a 112 px view blurs away
+        boxes = results['view_bboxes']
+        seen = (boxes[..., 2:] - boxes[..., :2] >= 3).all(-1)
+        checked += assert_boxes_cover_patches(dict(results, proposal_valid=results[
+            'proposal_valid'] & seen))[0]
     assert checked >= 8 * 2 * (num_views - 1)
-    # and SelectProposals must pass every proposal on for it
-    with pytest.raises(ValueError, match="set SelectProposals\\(select='after_crop'\\)"):
+    # and SelectProposals must not have drawn K before it
+    with pytest.raises(ValueError, match="use dict\\(type='FitProposals'\\) before it"):
         views(SelectProposals(num_proposals=4)(dict(img=img, proposals=PATCHES)))

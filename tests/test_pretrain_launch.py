@@ -83,9 +83,9 @@ def _pipelines(cfg):
 
 
 def _num_views(cfg):
-    """The views the config's pipeline makes: one sub-pipeline per view in SoCoViews."""
+    """The views the config's pipeline makes: one sub-pipeline per view in the view transform."""
     [counts] = {len(step['view_transforms']) for pipeline in _pipelines(cfg)
-                for step in pipeline if step['type'] == 'SoCoViews'}
+                for step in pipeline if step['type'] in ('SoCoViews', 'SoCoOriginalViews')}
     return counts
 
 

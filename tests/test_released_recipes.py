@@ -1,7 +1,8 @@
 """The released models' data recipes (``*_original-recipe.py``), checked by their statistics.
 
 Real photos (coco128) with their real selective-search proposals go through the shipped
-configs' ``SelectProposals`` + ``SoCoViews``; each test measures what only the original code's
+configs' proposal step + view transform (``SoCoOriginalViews``, or ``SoCoViews`` for the paper's
+text); each test measures what only the original code's
 recipe gives (see docs/data_pipeline.md, "The released recipes") from the outputs alone: boxes
 mapped back through each view's geometry, crops in the image's pixels, cut-out pixels found by
 difference.  Every statistic is measured on the paper-text config too, and must fail there.
@@ -50,13 +51,17 @@ def photos(tmp_path_factory):
     return out
 
 
+PROPOSAL_STEPS = ('SelectProposals', 'FitProposals')
+VIEW_STEPS = ('SoCoViews', 'SoCoOriginalViews')
+
+
 def transforms_of(config, keep=None):
-    """The config's ``SelectProposals`` and ``SoCoViews``, built; ``keep`` filters the views'
+    """The config's proposal step and view transform, built; ``keep`` filters the views'
     sub-pipelines by type (photometric ones cost time and move no box)."""
     cfg = Config.fromfile(osp.join(REPO, 'configs', 'soco', config + '.py'))
     pipeline = cfg.train_dataloader.dataset.pipeline
-    select = next(t for t in pipeline if t['type'] == 'SelectProposals')
-    views = copy.deepcopy(next(t for t in pipeline if t['type'] == 'SoCoViews'))
+    select = next(t for t in pipeline if t['type'] in PROPOSAL_STEPS)
+    views = copy.deepcopy(next(t for t in pipeline if t['type'] in VIEW_STEPS))
     if keep is not None:
         views['view_transforms'] = [[t for t in vt if t['type'] in keep]
                                     for vt in views['view_transforms']]
@@ -73,15 +78,19 @@ def draw(config, photos, n, keep=GEOMETRY, seed=0):
         yield views(select(results)), boxes
 
 
+def box_set(results, v, pair):
+    """Index of the box set of view ``v`` for ``pair`` (or for every pair of ``v``)."""
+    return next(s for s, key in enumerate(results['box_sets']) if key in ((v, pair), (v, None)))
+
+
 def pairs(results):
-    """``(b, boxes in V1, boxes in Vb, ids, valid)`` for each pair (V1, Vb), either packing."""
-    if 'pair_bboxes' in results:
-        return [(b, results['pair_bboxes'][p, 0], results['pair_bboxes'][p, 1],
-                 results['pair_proposal_ids'][p], results['pair_valid'][p])
-                for p, (_, b) in enumerate(results['view_pairs'])]
-    return [(b, results['view_bboxes'][0], results['view_bboxes'][b],
-             results['view_proposal_ids'][0], results['proposal_valid'])
-            for b in range(1, len(results['img']))]
+    """``(b, boxes in V1, boxes in Vb, ids, valid)`` for each pair (V1, Vb)."""
+    out = []
+    for b in range(1, len(results['img'])):
+        s1, sb = box_set(results, 0, (0, b)), box_set(results, b, (0, b))
+        out.append((b, results['view_bboxes'][s1], results['view_bboxes'][sb],
+                    results['view_proposal_ids'][s1], results['proposal_valid'][s1]))
+    return out
 
 
 def to_view(boxes, matrix, shape):
@@ -113,7 +122,7 @@ def selection_stats(config, photos, n=1000):
     """How often a pair has fewer than K proposals although K overlap its crop; whether every
     proposal of a pair overlaps its crop; the shared proposals of the V1 sets of V1-V2 and V1-V3
     against what two independent draws of K would share (mean over samples)."""
-    short = chances = outside = 0
+    short = chances = outside = edge = 0
     common, expected = [], []
     for results, boxes in draw(config, photos, n):
         chosen = []
@@ -123,6 +132,8 @@ def selection_stats(config, photos, n=1000):
             candidates = overlaps(boxes, crop, 1.)
             ids = set(ids[valid].tolist()) - {-1}
             outside += sum(not overlaps(boxes[[i]], crop)[0] for i in ids)
+            # sharing a single pixel row or column is not enough (crop corners are whole pixels)
+            edge += sum(not overlaps(boxes[[i]], crop, 1. + 1e-4)[0] for i in ids)
             if candidates.sum() >= K:
                 chances += 1
                 short += len(ids) < K
@@ -132,13 +143,14 @@ def selection_stats(config, photos, n=1000):
         # two independent uniform draws of min(K, n) among each pair's candidates
         expected.append((cand2 & cand3).sum() * min(1., K / max(cand2.sum(), 1)) *
                         min(1., K / max(cand3.sum(), 1)))
-    return dict(short=short / chances, outside=outside, common=np.mean(common),
+    return dict(short=short / chances, outside=outside, edge=edge, common=np.mean(common),
                 expected=np.mean(expected), sem=np.std(common) / np.sqrt(n))
 
 
 def test_each_pair_selects_its_own_k_among_proposals_overlapping_its_crop(photos):
     stats = selection_stats(FPN_100 + '_original-recipe', photos)
     assert stats['outside'] == 0                 # every selected proposal overlaps its crop
+    assert stats['edge'] == 0                    # ... by more than one pixel each way
     assert stats['short'] == 0                   # K whenever K overlap
     # the two V1 sets are independent draws: they share what chance makes them share
     assert abs(stats['common'] - stats['expected']) < 4 * stats['sem'] + 0.05, stats
@@ -231,21 +243,56 @@ def test_crop_aspect_ratio_lies_in_three_quarters_to_four_thirds_of_image_pixels
     assert paper < 0.8                           # drawn in V1's square frame
 
 
+def crop_centres(config, photos, n=400, views=(1, 2)):
+    """Per view, the crop centres (x, y) as fractions of the image's width and height."""
+    centres = {v: [] for v in views}
+    for results, _ in draw(config, photos, n):
+        x0, y0, x1, y1 = crop_of(results, 0)          # V1: the whole image
+        for v in views:
+            c = crop_of(results, v)
+            centres[v].append(((c[0] + c[2]) / 2 / (x1 - x0), (c[1] + c[3]) / 2 / (y1 - y0)))
+    return {v: np.array(c) for v, c in centres.items()}
+
+
+def test_v3_crop_is_placed_independently_of_v2s(photos):
+    """Not only its scale: V3's crop centre does not follow V2's."""
+    centres = crop_centres(FPN_100 + '_original-recipe', photos)
+    for axis in (0, 1):
+        assert abs(np.corrcoef(centres[1][:, axis], centres[2][:, axis])[0, 1]) < 0.15
+    paper = crop_centres(FPN_100, photos, n=100)   # V3 = V2 downsampled: the same centre
+    assert np.corrcoef(paper[1][:, 0], paper[2][:, 0])[0, 1] > 0.99
+
+
 def test_soco_star_recipe_v4_is_v2_at_112_with_v1_v2s_proposals(photos):
     for results, _ in draw(STAR + '_original-recipe', photos, 50):
         assert [im.shape[:2] for im in results['img']] == [(224, 224), (224, 224), (192, 192),
                                                            (112, 112)]
-        assert results['view_pairs'] == [(0, 1), (0, 2), (0, 3)]
+        assert results['box_sets'] == [(v, (0, b)) for b in (1, 2, 3) for v in (0, b)]
         np.testing.assert_allclose(crop_of(results, 3), crop_of(results, 1), atol=1e-3)
-        np.testing.assert_array_equal(results['pair_proposal_ids'][2],
-                                      results['pair_proposal_ids'][0])
-        np.testing.assert_array_equal(results['pair_bboxes'][2, 0], results['pair_bboxes'][0, 0])
+        v1_of_v4, v1_of_v2 = box_set(results, 0, (0, 3)), box_set(results, 0, (0, 1))
+        np.testing.assert_array_equal(results['view_proposal_ids'][v1_of_v4],
+                                      results['view_proposal_ids'][v1_of_v2])
+        np.testing.assert_array_equal(results['view_bboxes'][v1_of_v4],
+                                      results['view_bboxes'][v1_of_v2])
+
+
+def test_views_picture_shows_the_k_proposals_each_pair_selected(photos):
+    """The first column of ``tools/visualize_views.py``: the proposals of the pairs (K each),
+    not every proposal of the image."""
+    from mmsoco.datasets.visualization import selected_proposals
+    for results, boxes in draw(FPN_100 + '_original-recipe', photos, 20):
+        shown, ids = selected_proposals(results)
+        chosen = set()
+        for _, _, _, pair_ids, valid in pairs(results):
+            chosen |= set(pair_ids[valid].tolist())
+        assert set(ids.tolist()) == chosen - {-1} and len(shown) == len(ids)
+        assert len(ids) <= 2 * K < len(boxes)
 
 
 # ------------------------------------------------------------------------------ cutout
 def cutout_transform(config):
     cfg = Config.fromfile(osp.join(REPO, 'configs', 'soco', config + '.py'))
-    views = next(t for t in cfg.train_dataloader.dataset.pipeline if t['type'] == 'SoCoViews')
+    views = next(t for t in cfg.train_dataloader.dataset.pipeline if t['type'] in VIEW_STEPS)
     cut = [t for t in views['view_transforms'][1] if t['type'] == 'BoxCutout']
     assert cut and views['view_transforms'][1][-1] is cut[0], 'cutout last, after colour'
     return TRANSFORMS.build(cut[0]), cfg.model.data_preprocessor
@@ -340,7 +387,7 @@ def test_train_py_refuses_single_pooling_with_a_per_pair_recipe_in_one_line(
     import importlib.util
     import sys
 
-    from mmsoco.datasets.recipes import per_pair_pooling_error
+    from mmsoco.engine.compatibility import pooling_error as per_pair_pooling_error
     for name in RECIPES:
         cfg = Config.fromfile(osp.join(REPO, 'configs', 'soco', name + '_original-recipe.py'))
         assert per_pair_pooling_error(cfg) is None

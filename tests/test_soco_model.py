@@ -99,7 +99,7 @@ def test_loss_reduction_image_is_the_model_default_and_box_is_an_option():
     model = build(cfg).eval()                      # eval: both runs see the same BN
     assert model.loss_reduction == 'image'
     inputs, samples = random_batch(n=2, sizes=(96, 96, 48))
-    samples[1].proposal_valid[1:] = False          # image 0: 4 valid boxes, image 1: 1
+    samples[1].proposal_valid[:, 1:] = False       # image 0: 4 valid boxes, image 1: 1
     q = {}
     hooks = [model.predictor.register_forward_hook(
         lambda m, i, o: q.setdefault('q', []).append(o)),

@@ -279,7 +279,7 @@ def test_single_mode_embeds_a_view_once_and_original_once_per_pair():
         calls[mode] = sizes
     assert calls['single'] == [12, 12, 12]                  # V1, V2, V3: one batch each
     assert calls['original'] == [12] * 4 * 4                # (V1 x 2 pairs, V2, V3) x 4 levels
-    assert SoCo.pack_rois(samples(), 3)[1].tolist() == VALID
+    assert SoCo.pack_rois(samples(), 3)[1][:, 0].tolist() == VALID
 
 
 # ---------------------------------------------------------------------- one V1 box set per pair
@@ -291,17 +291,17 @@ VALID_13 = [[True, True, True, False], [True] * 4, [True, True, False, False]]
 
 
 def pair_samples():
-    """Samples packed per pair (``pair_bboxes`` (2, 2, K, 4)), as SoCoViews(select='after_crop')."""
+    """Samples with one box set per (view, pair), V1 twice, as SoCoOriginalViews packs them."""
     out = []
     for s, boxes13, valid13 in zip(samples(), V1_BOXES_13, VALID_13):
         sample = SelfSupDataSample()
         v1, v2, v3 = s.view_bboxes
-        sample.set_field(torch.stack([torch.stack([v1, v2]),
-                                      torch.stack([torch.tensor(boxes13, dtype=torch.float32),
-                                                   v3])]), 'pair_bboxes')
-        sample.set_field(torch.arange(4).repeat(2, 1), 'pair_proposal_ids')
-        sample.set_field(torch.stack([s.proposal_valid, torch.tensor(valid13)]), 'pair_valid')
-        sample.set_metainfo(dict(view_pairs=[(0, 1), (0, 2)]))
+        sample.set_field(torch.stack([v1, v2, torch.tensor(boxes13, dtype=torch.float32), v3]),
+                         'view_bboxes')
+        sample.set_field(torch.arange(4).repeat(4, 1), 'proposal_ids')
+        valid12, valid13 = s.proposal_valid[0], torch.tensor(valid13)
+        sample.set_field(torch.stack([valid12, valid12, valid13, valid13]), 'proposal_valid')
+        sample.set_metainfo(dict(box_sets=[(0, (0, 1)), (1, (0, 1)), (0, (0, 2)), (2, (0, 2))]))
         out.append(sample)
     return out
 
@@ -365,7 +365,7 @@ def test_single_mode_refuses_one_v1_box_set_per_pair_in_one_line():
         model.loss(real_views(), pair_samples())
     assert len(str(err.value).splitlines()) == 1
     assert "set model.roi_pooling='original'" in str(err.value)
-    # and the pairs of the data must be the model's
+    # and the pairs of the model must be among the data's
     with pytest.raises(ValueError, match=r'view pairs \[\(0, 1\), \(0, 2\)\] but the model'):
-        MODELS.build(dict(cfg, roi_pooling='original', view_pairs=[(0, 2), (0, 1)])).loss(
+        MODELS.build(dict(cfg, roi_pooling='original', view_pairs=[(0, 1), (1, 2)])).loss(
             real_views(), pair_samples())

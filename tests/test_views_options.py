@@ -1,5 +1,5 @@
 """SoCoViews options a config can set: ``min_visible``, the crop that cannot be drawn in the
-asked shape (torchvision's central-crop fallback), and V4 without V3."""
+asked shape (torchvision's central-crop fallback), and views described by role."""
 import numpy as np
 import pytest
 from mmcv.transforms import BaseTransform
@@ -21,10 +21,15 @@ class _RecordViewMatrix(BaseTransform):
         return results
 
 
-def _views(**kwargs):
+def _views(v2_scale=(0.5, 1.0), v3_crop_scale=None, **kwargs):
+    """The paper's three views; ``v3_crop_scale``: V3 an independent crop of that scale."""
+    views = [dict(kind='whole', size=224), dict(kind='crop', size=224, scale=v2_scale),
+             dict(kind='downsample', size=112) if v3_crop_scale is None else
+             dict(kind='crop', size=112, scale=v3_crop_scale)]
     # mmsoco's transforms live in mmselfsup's registry; another test may have left mmdet's scope
     with DefaultScope.overwrite_default_scope('mmselfsup'):
-        return SoCoViews(view_transforms=[[dict(type='_RecordViewMatrix')]] * 3, **kwargs)
+        return SoCoViews(views, view_transforms=[[dict(type='_RecordViewMatrix')]] * 3,
+                         **kwargs)
 
 
 def _run(views, seed):
@@ -41,7 +46,7 @@ def _visible_fractions(results, matrices):
     """(view, proposal id, clipped area / whole box area in that view) of every valid box."""
     out = []
     for v, matrix in enumerate(matrices):
-        for k in np.flatnonzero(results['proposal_valid']):
+        for k in np.flatnonzero(results['proposal_valid'][v]):
             pid = int(results['view_proposal_ids'][v, k])
             x1, y1, x2, y2 = PATCHES[pid]
             corners = matrix @ np.array([[x1, x2], [y1, y2], [1, 1]])    # 3 x 2
@@ -51,7 +56,7 @@ def _visible_fractions(results, matrices):
 
 
 def test_min_visible_drops_proposals_mostly_outside_a_crop():
-    small = dict(v2_scale=(0.2, 0.3), v3_mode='crop', v3_scale=(0.2, 0.3))
+    small = dict(v2_scale=(0.2, 0.3), v3_crop_scale=(0.2, 0.3))
     partly = []
     for seed in range(12):
         results, matrices = _run(_views(**small), seed)
@@ -81,10 +86,13 @@ def test_crop_of_an_impossible_shape_is_torchvisions_central_crop():
     np.testing.assert_allclose(corners[:2], [[0, 224], [0, 224]], atol=224 / height)
 
 
-def test_v4_needs_v3():
-    with pytest.raises(ValueError, match='V4 needs V3: set v3_size'):
-        SoCoViews(v3_size=None, v4_size=192, view_transforms=None)
-    four = SoCoViews(v4_size=96, view_transforms=None)
+def test_views_are_described_by_role():
+    with pytest.raises(ValueError, match=r"views\[0\]: the first view, and only it, is "
+                                         r"kind='whole'"):
+        SoCoViews([dict(kind='crop', size=224), dict(kind='crop', size=192)])
+    four = SoCoViews([dict(kind='whole', size=224), dict(kind='crop', size=224),
+                      dict(kind='downsample', size=112), dict(kind='crop', size=96)],
+                     view_transforms=None)
     assert four.num_views == 4
     results = run_views(four, patch_image(), PATCHES, k=4)
     shapes = [tuple(s) for s in results['view_shapes']]

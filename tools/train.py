@@ -55,16 +55,13 @@ def main():
         cfg.merge_from_dict(args.cfg_options)
     import torch
 
-    from mmsoco.datasets.recipes import per_pair_pooling_error
-    if per_pair_pooling_error(cfg):   # a per-pair data recipe with 'single' pooling
-        sys.exit(f'error: {args.config}: {per_pair_pooling_error(cfg)}')
     from mmsoco.engine.amp import AmpUnavailableError, apply_amp
     try:
         apply_amp(cfg, args.amp)   # --amp sets it; a config's own AmpOptimWrapper is checked
     except AmpUnavailableError as e:
         sys.exit(f'error: {e}')
     from mmsoco.engine.preflight import PreflightError, preflight
-    try:   # SyncBN without a GPU, mmcv without CUDA ops, missing data: one line, no process started
+    try:   # pooling vs data, SyncBN without a GPU, mmcv without CUDA ops, missing data: one line
         checked = preflight(cfg, args.config, distributed=args.launcher != 'none',
                             cuda_available=torch.cuda.is_available(), plain_bn=args.plain_bn)
     except PreflightError as e:

@@ -1,6 +1,7 @@
 """Save a PNG grid of one sample's SoCo views, each proposal drawn in its own colour.
 
-Each row is a fresh random draw: the image with its K selected proposals, then V1, V2, V3 (V4).
+Each row is a fresh random draw: the image with its selected proposals (K per pair of views),
+then V1, V2, V3 (V4).
 A box must stay on its object in every view of a row.
 
 Examples:

@@ -8,10 +8,10 @@ train_dataloader = dict(
         dict(type='LoadImageOrSkip'),
         dict(type='SelectProposals', num_proposals=4),
         dict(type='SoCoViews',
-             v1_size=224,
-             v2_size=224, v2_scale=(0.5, 1.0),
-             v3_size=112, v3_mode='downsample',
-             v4_size=192, v4_scale=(0.5, 1.0),
+             views=[dict(kind='whole', size=224),
+                    dict(kind='crop', size=224, scale=(0.5, 1.0)),
+                    dict(kind='downsample', size=112, source=1),
+                    dict(kind='crop', size=192, scale=(0.5, 1.0))],   # V4: another crop
              view_transforms=[view_pipeline1, view_pipeline2, view_pipeline2, view_pipeline2]),
         dict(type='PackSoCoInputs'),
     ]))

@@ -1,39 +1,26 @@
 # SoCo* R50-FPN 400 epochs, with the data recipe of the released model: the authors'
 # tools/SoCo_FPN_Star_400ep.sh (--aug ImageAsymBboxAwareMulti3ResizeExtraJitter1,
-# --image3_size 192 --image4_size 112), read in docs/data_pipeline.md.  Only the data side
-# differs from the paper-text config, plus roi_pooling='original'.  The views in the original's
-# order: V3 is the independent 192 crop and V4 is V2 resized to 112 (the paper-text config has
-# them the other way round); V1-V4 shares the proposals and V1 boxes of V1-V2.
-_base_ = './soco-star_resnet50-fpn_16xb128-coslr-400e_in1k.py'
+# --image3_size 192 --image4_size 112), read in docs/data_pipeline.md.  The paper-text config's
+# model, with roi_pooling='original'.  The views by role, as in the paper-text config: V2 a
+# 224 crop, a 192 crop and V2 resized to 112 (which shares V2's proposals and V1 boxes); only
+# their order differs (the original's: the 192 crop is V3, the 112 view V4).
+_base_ = [
+    '../_base_/models/soco_r50_fpn.py',
+    '../_base_/datasets/imagenet_soco_original-recipe.py',
+    '../_base_/schedules/lars_coslr_400e.py',
+    '../_base_/default_runtime.py',
+]
 
-# V1: box jitter (its own draw for each pair's boxes), in the image's frame before the flip
-view_pipeline1 = [
-    dict(type='BoxJitter', prob=0.5, ratio=0.1),
-    dict(type='BoxAwareRandomFlip', prob=0.5),
-    dict(type='FastColorJitter', brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1, prob=0.8),
-    dict(type='FastGrayscale', prob=0.2),
-    dict(type='FastGaussianBlur', sigma_min=0.1, sigma_max=2.0, prob=1.0),
-    dict(type='FastSolarize', threshold=128, prob=0.0),
-]
-# V2, V3, V4: no jitter, no cutout
-view_pipeline2 = [
-    dict(type='BoxAwareRandomFlip', prob=0.5),
-    dict(type='FastColorJitter', brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1, prob=0.8),
-    dict(type='FastGrayscale', prob=0.2),
-    dict(type='FastGaussianBlur', sigma_min=0.1, sigma_max=2.0, prob=0.1),
-    dict(type='FastSolarize', threshold=128, prob=0.2),
-]
 train_pipeline = [
     dict(type='LoadImageOrSkip'),
-    dict(type='SelectProposals', num_proposals=4, select='after_crop'),
-    dict(type='SoCoViews',
-         select='after_crop', crop_frame='image', select_tries=5,
-         v1_size=224,
-         v2_size=224, v2_scale=(0.5, 1.0),
-         v3_size=192, v3_mode='crop', v3_scale=(0.5, 1.0),
-         v4_size=112, v4_mode='downsample',
-         view_transforms=[view_pipeline1, view_pipeline2, view_pipeline2, view_pipeline2]),
+    dict(type='FitProposals'),
+    dict(type='SoCoOriginalViews',
+         views=[dict(kind='whole', size=224), dict(kind='crop', size=224, scale=(0.5, 1.0)),
+                dict(kind='crop', size=192, scale=(0.5, 1.0)),
+                dict(kind='downsample', size=112, source=1)],
+         view_transforms=[{{_base_.view_pipeline_v1_jitter}}, {{_base_.view_pipeline_rest}},
+                          {{_base_.view_pipeline_rest}}, {{_base_.view_pipeline_rest}}]),
     dict(type='PackSoCoInputs'),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-model = dict(roi_pooling='original')
+model = dict(roi_pooling='original', view_pairs=[(0, 1), (0, 2), (0, 3)])  # adds V1<->V4

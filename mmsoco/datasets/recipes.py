@@ -33,9 +33,18 @@ def byol_view_transforms(first_view: bool, box_jitter: bool = True,
     return transforms
 
 
+def paper_views(num_views: int = 3) -> List[dict]:
+    """The paper's view specs: V1 224 (whole), V2 224 (crop), V3 = V2 at 112, SoCo*'s V4 192
+    (another crop)."""
+    assert num_views in (2, 3, 4)
+    views = [dict(kind='whole', size=224), dict(kind='crop', size=224, scale=(0.5, 1.0)),
+             dict(kind='downsample', size=112, source=1),
+             dict(kind='crop', size=192, scale=(0.5, 1.0))]
+    return views[:num_views]
+
+
 def soco_train_pipeline(num_views: int = 3,
                         num_proposals: int = 4,
-                        v3_mode: str = 'downsample',
                         jitter_views: Optional[List[int]] = None,
                         box_cutout: bool = False,
                         **view_kwargs) -> List[dict]:
@@ -44,11 +53,10 @@ def soco_train_pipeline(num_views: int = 3,
     Args:
         num_views (int): 3 (SoCo) or 4 (SoCo*, adds V4 at 192x192).
         num_proposals (int): K. Defaults to 4.
-        v3_mode (str): ``'downsample'`` (paper) or ``'crop'`` (original code).
         jitter_views (list[int], optional): Views (0-based) whose boxes are jittered; default all
             but V1.
         box_cutout (bool): Cut out part of each box in every view. Defaults to False.
-        **view_kwargs: Other :class:`SoCoViews` arguments (sizes, scales...).
+        **view_kwargs: Other :class:`SoCoViews` arguments (``views``, ``crop_frame``...).
     """
     assert num_views in (3, 4)
     if jitter_views is None:
@@ -56,10 +64,7 @@ def soco_train_pipeline(num_views: int = 3,
     view_transforms = [
         byol_view_transforms(i == 0, i in jitter_views, box_cutout) for i in range(num_views)
     ]
-    views = dict(type='SoCoViews', v1_size=224, v2_size=224, v2_scale=(0.5, 1.0), v3_size=112,
-                 v3_mode=v3_mode, view_transforms=view_transforms)
-    if num_views == 4:
-        views.update(v4_size=192, v4_scale=(0.5, 1.0))
+    views = dict(type='SoCoViews', views=paper_views(num_views), view_transforms=view_transforms)
     views.update(copy.deepcopy(view_kwargs))
     return [
         dict(type='LoadImageOrSkip'),
@@ -67,35 +72,3 @@ def soco_train_pipeline(num_views: int = 3,
         views,
         dict(type='PackSoCoInputs'),
     ]
-
-
-def _pipelines(dataset: dict):
-    """Every pipeline of a dataset config (``ConcatDataset`` and wrappers included)."""
-    if not isinstance(dataset, dict):
-        return
-    if isinstance(dataset.get('pipeline'), (list, tuple)):
-        yield dataset['pipeline']
-    for key in ('dataset', 'datasets'):
-        inner = dataset.get(key)
-        for sub in inner if isinstance(inner, (list, tuple)) else [inner]:
-            yield from _pipelines(sub)
-
-
-def per_pair_pooling_error(cfg) -> Optional[str]:
-    """One line if the config's model cannot take its training data's boxes, else None.
-
-    A pipeline with ``SoCoViews(select='after_crop')`` (the released recipes) gives V1 one box
-    set per pair; only ``roi_pooling='original'`` embeds V1 once per pair.
-    """
-    from mmsoco.models.algorithms.soco import PER_PAIR_NEEDS_ORIGINAL, shared_view
-
-    model = cfg.get('model') or {}
-    loader = cfg.get('train_dataloader') or {}
-    per_pair = any(isinstance(t, dict) and t.get('type') == 'SoCoViews'
-                   and t.get('select') == 'after_crop'
-                   for pipeline in _pipelines(loader.get('dataset')) for t in pipeline)
-    pairs = model.get('view_pairs', ((0, 1), (0, 2)))
-    if per_pair and model.get('roi_pooling', 'single') != 'original' and \
-            shared_view(pairs) is not None:
-        return PER_PAIR_NEEDS_ORIGINAL
-    return None

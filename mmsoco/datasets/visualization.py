@@ -60,22 +60,32 @@ def run_until_pack(pipeline, data_info: dict) -> dict:
 
 
 def _boxes_of_view(results: dict, v: int):
-    """(box, proposal id) of the valid boxes of view ``v``, in either packing of SoCoViews."""
-    if 'pair_bboxes' in results:   # select='after_crop': V1 shows the boxes of every pair
-        for p, pair in enumerate(results['view_pairs']):
-            for side in (s for s, view in enumerate(pair) if view == v):
-                for k in np.flatnonzero(results['pair_valid'][p]):
-                    yield results['pair_bboxes'][p, side, k], results['pair_proposal_ids'][p, k]
-        return
-    for k in np.flatnonzero(results['proposal_valid']):
-        yield results['view_bboxes'][v, k], results['view_proposal_ids'][v, k]
+    """(box, proposal id) of the valid boxes of view ``v``, from every box set of that view
+    (V1 of the released recipes has one set per pair)."""
+    for s, (view, _) in enumerate(results['box_sets']):
+        if view == v:
+            for k in np.flatnonzero(results['proposal_valid'][s]):
+                yield results['view_bboxes'][s, k], results['view_proposal_ids'][s, k]
+
+
+def selected_proposals(results: dict):
+    """The proposals the views carry (K per pair), in the decoded image's pixels.
+
+    Returns:
+        tuple: boxes (float32 (m, 4)) and their ids (int64 (m,)): the entries of
+        ``proposals`` that a valid box of some view comes from.
+    """
+    ids = np.asarray(results['proposal_ids'])
+    keep = np.isin(ids, results['view_proposal_ids'][results['proposal_valid']])
+    return np.asarray(results['proposals'], np.float32)[keep], ids[keep]
 
 
 def draw_views(results: dict, original_height: int = 224) -> np.ndarray:
     """One row: the image with its selected proposals, then every view with its boxes.
 
     Args:
-        results (dict): Pipeline results after :class:`SoCoViews` (see :func:`run_until_pack`).
+        results (dict): Pipeline results after :class:`SoCoViews` or
+            :class:`SoCoOriginalViews` (see :func:`run_until_pack`).
         original_height (int): Height the original image is shown at.
 
     Returns:
@@ -84,13 +94,13 @@ def draw_views(results: dict, original_height: int = 224) -> np.ndarray:
     views: List[np.ndarray] = results['img']
     height = max(original_height, max(v.shape[0] for v in views))
 
-    # the decoded image with the K selected proposals, before any view geometry
+    # the decoded image with the selected proposals (K per pair), before any view geometry
     src = cv2.imread(results['img_path']) if 'img_path' in results else None
     panels = []
     if src is not None:
         scale = original_height / src.shape[0]
         shown = cv2.resize(src, (max(1, int(round(src.shape[1] * scale))), original_height))
-        for box, pid in zip(results['proposals'], results['proposal_ids']):
+        for box, pid in zip(*selected_proposals(results)):
             _draw_box(shown, np.asarray(box) * scale, pid)
         panels.append(_panel(shown, f'image {src.shape[1]}x{src.shape[0]}', height))
 

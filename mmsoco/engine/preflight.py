@@ -8,7 +8,8 @@ stops in seconds with the reason instead of N tracebacks a minute later:
   SyncBN on CPU modules in every process);
 - on a CUDA machine, an mmcv built without its CUDA ops (RoIAlign would fail at the first step);
 - a missing data root, image folder, ``ann_file`` or proposals file of a ``SoCoDataset``, and
-  a proposals file made for another image folder (a sample of its keys is looked up on disk).
+  a proposals file made for another image folder (a sample of its keys is looked up on disk);
+- a model whose RoI pooling cannot take its data's box sets (:mod:`.compatibility`).
 
 Each message names the path or setting and the command that fixes it.
 """
@@ -233,6 +234,9 @@ def preflight(cfg, config: str, distributed: bool, cuda_available: bool,
     Returns:
         list[str]: What was checked, for ``tools/train.py --check`` to print.
     """
+    from .compatibility import pooling_error
+    if pooling_error(cfg):   # the config alone: before any path or device is looked at
+        raise PreflightError(f'{config}: {pooling_error(cfg)}')
     check_device(cfg, config, distributed, cuda_available, plain_bn=plain_bn)
     check_data(cfg)
     n = sum(1 for _ in _soco_datasets((cfg.get('train_dataloader') or {}).get('dataset')))

@@ -107,9 +107,8 @@ def soco_config(image_root: str, list_file: str, proposals_file: str, work_dir: 
               data_prefix=dict(img_path=''))
     cfg.train_dataloader.batch_size = batch
     for views in _find_transforms(ds.pipeline, 'SoCoViews'):
-        views.update(v1_size=view_size, v2_size=view_size, v3_size=max(view_size // 2, 16))
-        if views.get('v4_size'):
-            views.v4_size = max(view_size * 6 // 7, 16)  # the paper's 192 for 224
+        for spec in views.views:   # the paper's sizes for 224: 224 -> view_size, 112 -> half
+            spec.size = max(spec.size * view_size // 224, 16)
     cfg.model.backbone.depth = depth
     cfg.model.neck.in_channels = RESNET_CHANNELS[depth]
     _warmup_cosine(cfg, iters)

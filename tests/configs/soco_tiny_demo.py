@@ -13,7 +13,9 @@ train_dataloader = dict(
     dataset=dict(pipeline=[
         dict(type='LoadImageOrSkip'),
         dict(type='SelectProposals', num_proposals=4),
-        dict(type='SoCoViews', v1_size=96, v2_size=96, v3_size=48,
+        dict(type='SoCoViews',
+             views=[dict(kind='whole', size=96), dict(kind='crop', size=96),
+                    dict(kind='downsample', size=48)],
              view_transforms=[view_pipeline1, view_pipeline2, view_pipeline2]),
         dict(type='PackSoCoInputs'),
     ]))

@@ -24,9 +24,9 @@ train_pipeline = [
     dict(type='LoadImageOrSkip'),
     dict(type='SelectProposals', num_proposals=4),
     dict(type='SoCoViews',
-         v1_size=224,
-         v2_size=224, v2_scale=(0.5, 1.0),
-         v3_size=112, v3_mode='downsample',  # 'crop': an independent crop of V1 (original code)
+         views=[dict(kind='whole', size=224),                     # V1: the image
+                dict(kind='crop', size=224, scale=(0.5, 1.0)),    # V2: a crop of V1
+                dict(kind='downsample', size=112, source=1)],     # V3: V2 at 112
          view_transforms=[view_pipeline1, view_pipeline2, view_pipeline2]),
     dict(type='PackSoCoInputs'),
 ]

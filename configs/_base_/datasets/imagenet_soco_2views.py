@@ -6,7 +6,8 @@ view_pipeline2 = {{_base_.view_pipeline2}}
 train_pipeline = [
     dict(type='LoadImageOrSkip'),
     dict(type='SelectProposals', num_proposals=4),
-    dict(type='SoCoViews', v1_size=224, v2_size=224, v2_scale=(0.5, 1.0), v3_size=None,
+    dict(type='SoCoViews',
+         views=[dict(kind='whole', size=224), dict(kind='crop', size=224, scale=(0.5, 1.0))],
          view_transforms=[view_pipeline1, view_pipeline2]),
     dict(type='PackSoCoInputs'),
 ]

@@ -1,13 +1,15 @@
 from .formatting import PackSoCoInputs
 from .geometric import BoxAwareRandomFlip
 from .loading import LoadImageOrSkip
+from .original_views import SoCoOriginalViews
 from .patch_rotation import RandomPatchRotate
 from .photometric import BoxCutout, FastColorJitter, FastGaussianBlur, FastGrayscale, FastSolarize
-from .proposals import WHOLE_IMAGE_ID, BoxJitter, SelectProposals
-from .views import SoCoViews
+from .proposals import WHOLE_IMAGE_ID, BoxJitter, FitProposals, SelectProposals
+from .views import BaseSoCoViews, SoCoViews
 
 __all__ = [
-    'LoadImageOrSkip', 'SelectProposals', 'BoxJitter', 'SoCoViews', 'BoxAwareRandomFlip',
-    'FastColorJitter', 'FastGrayscale', 'FastGaussianBlur', 'FastSolarize', 'BoxCutout',
-    'PackSoCoInputs', 'WHOLE_IMAGE_ID', 'RandomPatchRotate'
+    'LoadImageOrSkip', 'FitProposals', 'SelectProposals', 'BoxJitter', 'BaseSoCoViews',
+    'SoCoViews', 'SoCoOriginalViews', 'BoxAwareRandomFlip', 'FastColorJitter', 'FastGrayscale',
+    'FastGaussianBlur', 'FastSolarize', 'BoxCutout', 'PackSoCoInputs', 'WHOLE_IMAGE_ID',
+    'RandomPatchRotate'
 ]

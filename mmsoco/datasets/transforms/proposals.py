@@ -1,4 +1,4 @@
-"""Proposal-level transforms: draw K proposals per iteration and jitter boxes."""
+"""Proposal-level transforms: fit the proposals to the image, draw K of them, jitter boxes."""
 from typing import Optional
 
 import numpy as np
@@ -14,12 +14,13 @@ WHOLE_IMAGE_ID = -1
 
 
 @TRANSFORMS.register_module()
-class SelectProposals(BaseTransform):
-    """Draw ``num_proposals`` of an image's proposals at random, without replacement.
+class FitProposals(BaseTransform):
+    """Fit an image's proposals to its decoded pixels; keep all of them.
 
     Run after ``LoadImageFromFile``.  The proposals arrive from :class:`SoCoDataset` in original
-    image pixels, clipped to the image; boxes left without area are discarded.  Images with
-    fewer than ``num_proposals`` proposals keep all of them (the view transform pads later).
+    image pixels; they are clipped to the image and boxes left without area are discarded.  The
+    released recipes (:class:`SoCoOriginalViews`) take them all from here; :class:`SelectProposals`
+    draws K of them.
 
     When the decoded image's size differs from the size recorded with its proposals (the file
     was re-encoded, resized, or is rotated by its EXIF orientation since the proposals were
@@ -32,37 +33,21 @@ class SelectProposals(BaseTransform):
       ``size_refused``, logged with its path, and the transform returns ``None`` so the dataset
       draws another sample (as :class:`LoadImageOrSkip` does for unreadable files).
 
-    Fallback ``no_proposals``: an image without any usable proposal gets the whole image as its only
-    box, with id ``-1`` (:data:`WHOLE_IMAGE_ID`).
-
-    ``select='after_crop'`` passes every usable proposal on instead of drawing K: the original
-    code draws K per pair of views after the crops, in :class:`SoCoViews` (``select='after_crop'``
-    there too).
+    Fallback ``no_proposals``: an image without any usable proposal gets the whole image as its
+    only box, with id ``-1`` (:data:`WHOLE_IMAGE_ID`).
 
     Required keys: ``img``, ``proposals`` (float32 (n, 4) x1, y1, x2, y2).
     Optional keys: ``proposal_ids`` (int (n,), default ``arange(n)``), ``proposals_image_size``
     ((w, h) the proposals were computed at).
     Modified keys: ``proposals`` (float32 (k, 4)), ``proposal_ids`` (int64 (k,)).
-    Added keys: ``num_proposals`` (int, the K every view is padded to), ``proposals_drawn``
-    (bool, whether K were drawn here).
 
     Args:
-        num_proposals (int): K, proposals per image and iteration. Defaults to 4.
-        select (str): ``'before_crop'`` (draw K here, the paper) or ``'after_crop'`` (keep all,
-            the original code). Defaults to ``'before_crop'``.
         log_interval (int): Samples between fallback summaries. Defaults to 1000.
     """
 
-    def __init__(self, num_proposals: int = 4, select: str = 'before_crop',
-                 log_interval: int = 1000) -> None:
-        assert num_proposals >= 1
-        if select not in ('before_crop', 'after_crop'):
-            raise ValueError("SelectProposals: select must be 'before_crop' or 'after_crop', "
-                             f'got {select!r}')
-        self.num_proposals = num_proposals
-        self.select = select
+    def __init__(self, log_interval: int = 1000) -> None:
         self.fallbacks = FallbackCounter(
-            'SelectProposals',
+            type(self).__name__,
             dict(no_proposals='image without usable proposals: the whole image is its box',
                  size_rescaled='decoded image size differs from the size recorded with its '
                  'proposals, same aspect ratio: boxes rescaled',
@@ -80,7 +65,8 @@ class SelectProposals(BaseTransform):
         (w, h), (dw, dh) = recorded, decoded
         return abs(dw / w - dh / h) <= 1.0 / w + 1.0 / h
 
-    def transform(self, results: dict) -> Optional[dict]:
+    def fit(self, results: dict):
+        """The usable boxes (float32 (k, 4)) and their ids (int64 (k,)), or None to skip."""
         height, width = results['img'].shape[:2]
         boxes = np.asarray(results.get('proposals', np.zeros((0, 4))), np.float32).reshape(-1, 4)
         ids = results.get('proposal_ids')
@@ -102,31 +88,67 @@ class SelectProposals(BaseTransform):
         w, h = box_sizes(boxes)
         usable = (w > 0) & (h > 0)
         boxes, ids = boxes[usable], ids[usable]
-
         if len(boxes) == 0:
             self.fallbacks.add('no_proposals')
             boxes = np.array([[0, 0, width, height]], np.float32)
             ids = np.array([WHOLE_IMAGE_ID], np.int64)
-        elif self.select == 'after_crop':
-            pass  # SoCoViews draws K per pair after the crops
-        elif len(boxes) > self.num_proposals:
+        return boxes, ids
+
+    def transform(self, results: dict) -> Optional[dict]:
+        fitted = self.fit(results)
+        if fitted is None:
+            return None
+        self.fallbacks.step()
+        self.fallbacks.attach(results)
+        results['proposals'], results['proposal_ids'] = fitted
+        return results
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}()'
+
+
+@TRANSFORMS.register_module()
+class SelectProposals(FitProposals):
+    """Fit the proposals (see :class:`FitProposals`), then draw ``num_proposals`` of them at
+    random, without replacement: the K proposals every view of :class:`SoCoViews` follows.
+
+    Images with fewer than ``num_proposals`` proposals keep all of them, in random order (the
+    view transform pads later).
+
+    Required keys: ``img``, ``proposals``.  Optional keys: as :class:`FitProposals`.
+    Modified keys: ``proposals`` (float32 (k, 4)), ``proposal_ids`` (int64 (k,)).
+    Added keys: ``num_proposals`` (int, the K every view is padded to).
+
+    Args:
+        num_proposals (int): K, proposals per image and iteration. Defaults to 4.
+        log_interval (int): Samples between fallback summaries. Defaults to 1000.
+    """
+
+    def __init__(self, num_proposals: int = 4, log_interval: int = 1000) -> None:
+        assert num_proposals >= 1
+        super().__init__(log_interval)
+        self.num_proposals = num_proposals
+
+    def transform(self, results: dict) -> Optional[dict]:
+        fitted = self.fit(results)
+        if fitted is None:
+            return None
+        boxes, ids = fitted
+        if len(boxes) > self.num_proposals:
             choice = np.random.choice(len(boxes), self.num_proposals, replace=False)
             boxes, ids = boxes[choice], ids[choice]
-        else:
+        elif ids[0] != WHOLE_IMAGE_ID:
             order = np.random.permutation(len(boxes))
             boxes, ids = boxes[order], ids[order]
         self.fallbacks.step()
         self.fallbacks.attach(results)
-
         results['proposals'] = boxes
         results['proposal_ids'] = ids
         results['num_proposals'] = self.num_proposals
-        results['proposals_drawn'] = self.select == 'before_crop'
         return results
 
     def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(num_proposals={self.num_proposals}, '
-                f'select={self.select!r})')
+        return f'{self.__class__.__name__}(num_proposals={self.num_proposals})'
 
 
 @TRANSFORMS.register_module()

@@ -1,45 +1,11 @@
 """The original code's proposal selection: crops first, then K proposals per pair of views.
 
-:class:`SoCoViews` uses these with ``select='after_crop'``.  Geometry is in the decoded image's
+:class:`~.original_views.SoCoOriginalViews` uses these.  Geometry is in the decoded image's
 pixels, boxes ``x1, y1, x2, y2`` with ``x2 = x1 + w`` (see :mod:`.box_ops`).
 """
-import math
 from typing import Tuple
 
 import numpy as np
-
-
-def random_resized_crop(width: int, height: int, scale: Tuple[float, float],
-                        ratio: Tuple[float, float]) -> Tuple[int, int, int, int]:
-    """torchvision's ``RandomResizedCrop.get_params`` in the image's own frame.
-
-    The area fraction is drawn from ``scale`` and the aspect ratio (log-uniform) from ``ratio``,
-    both measured in the decoded image's pixels; sides are rounded to whole pixels and the corner
-    is a uniform whole pixel.  After 10 draws that do not fit, the central crop with the aspect
-    ratio clamped to ``ratio``.
-
-    Returns:
-        tuple[int]: ``(x0, y0, w, h)`` in the decoded image.
-    """
-    area = width * height
-    log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
-    for _ in range(10):
-        target = area * np.random.uniform(*scale)
-        aspect = math.exp(np.random.uniform(*log_ratio))
-        w = int(round(math.sqrt(target * aspect)))
-        h = int(round(math.sqrt(target / aspect)))
-        if 0 < w <= width and 0 < h <= height:
-            y0 = np.random.randint(0, height - h + 1)
-            x0 = np.random.randint(0, width - w + 1)
-            return int(x0), int(y0), w, h
-    in_ratio = width / height
-    if in_ratio < ratio[0]:
-        w, h = width, int(round(width / ratio[0]))
-    elif in_ratio > ratio[1]:
-        w, h = int(round(height * ratio[1])), height
-    else:
-        w, h = width, height
-    return (width - w) // 2, (height - h) // 2, w, h
 
 
 def overlapping(boxes: np.ndarray, crop: Tuple[int, int, int, int],

@@ -12,7 +12,7 @@ from mmsoco.registry import MODELS
 #: Why ``roi_pooling='single'`` cannot take the released recipes' data (one line).
 PER_PAIR_NEEDS_ORIGINAL = (
     "roi_pooling='single' embeds each view once, but the data gives V1 one box set per pair "
-    "(SoCoViews(select='after_crop'), the released recipes): set model.roi_pooling='original'")
+    "(SoCoOriginalViews, the released recipes): set model.roi_pooling='original'")
 
 
 def shared_view(view_pairs: Sequence[Tuple[int, int]]) -> Optional[int]:
@@ -21,56 +21,76 @@ def shared_view(view_pairs: Sequence[Tuple[int, int]]) -> Optional[int]:
     return next((v for v in views if views.count(v) > 1), None)
 
 
+def pooling_error(roi_pooling: str, view_pairs: Sequence[Tuple[int, int]],
+                  boxes_per_pair: bool) -> Optional[str]:
+    """Why a model cannot take its data's boxes (one line), or None.
+
+    The one rule of pooling against data: ``roi_pooling='single'`` embeds a view once, so a
+    view shared by several pairs must have one box set for all of them.
+
+    Args:
+        roi_pooling (str): The model's ``roi_pooling``.
+        view_pairs (Sequence[tuple]): The model's ``view_pairs``.
+        boxes_per_pair (bool): Whether the data gives a shared view one box set per pair
+            (``boxes_per_pair`` of the pipeline's view transform).
+    """
+    if boxes_per_pair and roi_pooling != 'original' and shared_view(view_pairs) is not None:
+        return PER_PAIR_NEEDS_ORIGINAL
+    return None
+
+
+def box_set_index(box_sets: Sequence[tuple],
+                  view_pairs: Sequence[Tuple[int, int]]) -> Dict[tuple, int]:
+    """Which box set serves each view of each pair.
+
+    Args:
+        box_sets (Sequence[tuple]): The data's ``(view, pair)`` per set, ``pair=None`` for
+            every pair of the view (see :class:`PackSoCoInputs`).
+        view_pairs (Sequence[tuple]): The model's pairs.
+
+    Returns:
+        dict[tuple[int, tuple], int]: ``(view, pair) -> set index``.
+    """
+    lookup = {(v, None if p is None else tuple(p)): s for s, (v, p) in enumerate(box_sets)}
+    index = {}
+    for pair in view_pairs:
+        for v in pair:
+            s = lookup.get((v, pair), lookup.get((v, None)))
+            if s is None:
+                given = sorted({tuple(p) for _, p in box_sets if p is not None})
+                raise ValueError(f'the data gives boxes for the view pairs {given} but the model '
+                                 f"pairs {list(view_pairs)}: set model.view_pairs to the "
+                                 "pipeline's")
+            index[(v, pair)] = s
+    return index
+
+
+def box_sets_of(data_sample: SelfSupDataSample) -> List[tuple]:
+    """The ``box_sets`` of a data sample; one set per view when it has none."""
+    sets = data_sample.metainfo.get('box_sets')
+    return sets if sets is not None else [(v, None) for v in range(len(data_sample.view_bboxes))]
+
+
 @MODELS.register_module()
 class SoCo(BaseModel):
     """Object-level BYOL on selective-search proposals.
 
-    Every view (V1 224px, V2 a 224px crop of V1, V3 = V2 at 112px, optionally V4 a 192px crop)
-    goes through ``backbone -> neck (FPN, optional) -> roi_extractor -> head -> projector``;
-    the online network adds the ``predictor``.  The target network is a momentum average
-    (:class:`CosineMomentumEMA`) of backbone, neck, head and projector.  For each pair ``(a, b)``
-    in ``view_pairs`` and its mirror ``(b, a)``, the online embedding of every box in view ``a``
-    predicts the target embedding of the same proposal in view ``b``.  With
-    ``loss_reduction='image'`` (the original code's):
+    Every view goes through ``backbone -> neck (FPN, optional) -> roi_extractor -> head ->
+    projector``; the online network adds the ``predictor``, the target network is a momentum
+    average (:class:`CosineMomentumEMA`) of the rest.  For each pair ``(a, b)`` in ``view_pairs``
+    and its mirror, the online embedding of box k in view a predicts the target embedding of box
+    k in view b: ``loss_v{a+1}_v{b+1} = mean -2 cos(q_a, z_b)`` over the valid boxes (per image,
+    then over images, for ``loss_reduction='image'``).  ``docs/data_pipeline.md`` tells the two
+    ``roi_pooling`` modes and what the released recipes need.
 
-    .. math::
-        \\mathcal{L}_{a \\to b} = \\frac{1}{|I|} \\sum_{i \\in I} \\frac{1}{|B_i|}
-        \\sum_{k \\in B_i} -2 \\cos(q_a^{ik}, z_b^{ik})
+    ``roi_pooling='single'``: each view is embedded once (each box pooled from its assigned
+    level, the view's N*K boxes one BN batch), shared by its pairs.  ``'original'``: the original
+    code's forward, exactly: for every pair a view belongs to, each of the L levels pools all
+    N*K boxes and is embedded as a BN batch of its own; each box keeps its level's output.
 
-    where :math:`B_i` are the valid boxes of image :math:`i` and :math:`I` the images with at
-    least one.  With ``loss_reduction='box'`` all valid boxes of the batch weigh the same.  With
-    the default ``view_pairs=((0, 1), (0, 2))`` the total is the paper's Eq. 5-6, symmetrized:
-    ``loss_v1_v2 + loss_v1_v3 + loss_v2_v1 + loss_v3_v1``.
-
-    ``roi_pooling`` decides how boxes become embeddings; the two modes differ only in which
-    boxes share a batch-norm batch in the head, projector and predictor (and the FPN-level
-    choice, the RoIAlign geometry and the weights are the same):
-
-    - ``'single'`` (default, the fast path): each view is embedded once.  Each box is pooled
-      once, from its assigned level; the N*K boxes of a view form one BN batch mixing all levels,
-      and that embedding serves every pair the view belongs to.
-    - ``'original'``: the original code's forward, exactly.  Per view the FPN levels are computed
-      once; then, once for *every pair the view belongs to* (V1 twice with the default pairs,
-      V2 and V3 once), each of the L levels pools all N*K boxes and runs head -> projector ->
-      predictor (online) or head -> projector (target) as a BN batch of its own; each box keeps
-      its assigned level's output.  The target network does the same as the online one, after
-      the momentum update, in the same order (view by view, its pairs in ``view_pairs`` order),
-      so running statistics also evolve as in the original.  L times the box work of
-      ``'single'``, plus one more box pass per extra pair of a view.  With one level (C4) only
-      the per-pair passes differ from ``'single'``.
-
-    The released recipes (``SoCoViews(select='after_crop')``) give V1 one box set per pair
-    (``pair_bboxes``): ``'original'`` then embeds V1 for each pair with that pair's boxes, as the
-    original; ``'single'``, which embeds V1 once, refuses them.
-
-    What ``'original'`` still does differently, both on the data side: box k of one view is
-    matched with box k of the other and the repeats that pad an image to K boxes are masked
-    (``proposal_valid``), so each proposal of an image weighs the same; the original matched
-    every pair of boxes with the same proposal id, so a proposal that its random padding drew
-    more often weighed more.  And the original scaled boxes by each feature map's size over
-    the view's, not by ``1 / stride``; the two differ only where a view side is not a multiple
-    of the stride (V3, 112 px, on P5: 4 px, not 3.5), a level no V3 box is assigned to
-    (side <= 112), so only that level's running statistics can differ, never the loss.
+    Inputs: ``inputs`` (list of V tensors (N, 3, H_v, W_v)) and ``data_samples`` with the box
+    sets of :class:`PackSoCoInputs`: ``view_bboxes`` (S, K, 4), ``proposal_ids`` (S, K),
+    ``proposal_valid`` (S, K), metainfo ``box_sets``.
 
     Args:
         backbone (dict): Backbone config (ResNet-50; 3 stages for the C4 variant).
@@ -83,11 +103,10 @@ class SoCo(BaseModel):
             in both directions. Defaults to ``((0, 1), (0, 2))``; SoCo* adds ``(0, 3)``.
         base_momentum (float): Target momentum at the start. Defaults to 0.99.
         end_momentum (float): Target momentum at the end. Defaults to 1.
-        roi_pooling (str): ``'single'`` (default) or ``'original'``, see above.
+        roi_pooling (str): ``'single'`` (default) or ``'original'``.  A view that gets one box
+            set per pair (the released recipes' V1) needs ``'original'`` (:func:`pooling_error`).
         loss_reduction (str): ``'image'`` (default, the original code's): average each image's
-            valid boxes, then the images that have any; an image without a valid box is left
-            out of the mean (the original would count it as a zero loss, diluting the others;
-            the SoCo pipeline never makes one).  ``'box'``: average all valid boxes of the batch.
+            valid boxes, then the images that have any.  ``'box'``: average all valid boxes.
         data_preprocessor (dict, optional): Defaults to ``SelfSupDataPreprocessor``.
         init_cfg (dict or list[dict], optional): Initialization config.
     """
@@ -214,75 +233,54 @@ class SoCo(BaseModel):
     # ------------------------------------------------------------------ loss
     @staticmethod
     def pack_rois(data_samples: List[SelfSupDataSample],
-                  num_views: int) -> Tuple[List[torch.Tensor], torch.Tensor]:
-        """Gather each view's boxes of the batch into RoIs.
+                  num_views: Optional[int] = None) -> Tuple[List[torch.Tensor], torch.Tensor]:
+        """Gather every box set of the batch into RoIs.
 
         Args:
-            data_samples (list[SelfSupDataSample]): Each with ``view_bboxes`` (V, K, 4),
-                ``proposal_ids`` (V, K) and ``proposal_valid`` (K,).
-            num_views (int): Number of views V in ``inputs``.
+            data_samples (list[SelfSupDataSample]): Each with ``view_bboxes`` (S, K, 4),
+                ``proposal_ids`` (S, K), ``proposal_valid`` (S, K) and ``box_sets`` in its
+                metainfo (see :class:`PackSoCoInputs`; default one set per view).
+            num_views (int, optional): Number of image views, checked against the box sets.
 
         Returns:
-            tuple: ``rois`` -- V tensors of shape (N*K, 5) (batch index, x1, y1, x2, y2), image
-            by image, and ``valid`` -- bool tensor of shape (N, K).
+            tuple: ``rois`` -- S tensors of shape (N*K, 5) (batch index, x1, y1, x2, y2), image
+            by image, and ``valid`` -- bool tensor of shape (N, S, K).
         """
-        bboxes = torch.stack([s.view_bboxes for s in data_samples])          # N x V x K x 4
-        ids = torch.stack([s.proposal_ids for s in data_samples])            # N x V x K
-        if bboxes.size(1) != num_views:
-            raise ValueError(f'{bboxes.size(1)} views of boxes for {num_views} image views')
-        if not bool((ids == ids[:, :1]).all()):
-            raise ValueError('proposal_ids differ across views: box k of every view must be '
-                             'the same proposal')
-        n, _, k, _ = bboxes.shape
+        bboxes = torch.stack([s.view_bboxes for s in data_samples])          # N x S x K x 4
+        ids = torch.stack([s.proposal_ids for s in data_samples])            # N x S x K
+        sets = box_sets_of(data_samples[0])
+        if num_views is not None and 1 + max(v for v, _ in sets) != num_views:
+            raise ValueError(f'{1 + max(v for v, _ in sets)} views of boxes for {num_views} '
+                             'image views')
+        # box k of the sets that serve one pair must be the same proposal (one sync)
+        first = {}
+        ia, ib = zip(*[(first.setdefault(p, s), s) for s, (_, p) in enumerate(sets)])
+        if not bool((ids[:, list(ia)] == ids[:, list(ib)]).all()):
+            raise ValueError('proposal_ids differ across views: box k of every view of a pair '
+                             'must be the same proposal')
+        n, num_sets, k, _ = bboxes.shape
         batch_idx = torch.arange(n, device=bboxes.device, dtype=bboxes.dtype)
         batch_idx = batch_idx.repeat_interleave(k)[:, None]                   # (N*K) x 1
-        rois = [torch.cat([batch_idx, bboxes[:, v].reshape(n * k, 4)], dim=1)
-                for v in range(num_views)]                                    # V x (N*K) x 5
-        valid = torch.stack([s.proposal_valid for s in data_samples]).bool()  # N x K
+        rois = [torch.cat([batch_idx, bboxes[:, s].reshape(n * k, 4)], dim=1)
+                for s in range(num_sets)]                                     # S x (N*K) x 5
+        valid = torch.stack([s.proposal_valid for s in data_samples]).bool()  # N x S x K
         return rois, valid
 
-    @staticmethod
-    def pack_pair_rois(data_samples: List[SelfSupDataSample], view_pairs: Sequence[tuple]
-                       ) -> Tuple[Dict[tuple, torch.Tensor], Dict[tuple, torch.Tensor]]:
-        """Gather the boxes of every pair of the batch into RoIs, one set per (view, pair).
-
-        Args:
-            data_samples (list[SelfSupDataSample]): Each with ``pair_bboxes`` (P, 2, K, 4),
-                ``pair_valid`` (P, K) and ``view_pairs`` in its metainfo (see
-                :class:`PackSoCoInputs`).
-            view_pairs (Sequence[tuple]): The model's pairs, which must be the data's.
-
-        Returns:
-            tuple: ``rois`` -- ``(view, pair) -> (N*K, 5)`` (batch index, x1, y1, x2, y2), and
-            ``valid`` -- ``pair -> bool (N, K)``.
-        """
-        pairs = [tuple(p) for p in view_pairs]
-        data_pairs = [tuple(p) for p in data_samples[0].view_pairs]
-        if data_pairs != pairs:
-            raise ValueError(f'the data gives boxes for the view pairs {data_pairs} but the model '
-                             f'pairs {pairs}: set model.view_pairs to the pipeline\'s')
-        bboxes = torch.stack([s.pair_bboxes for s in data_samples])          # N x P x 2 x K x 4
-        valid = torch.stack([s.pair_valid for s in data_samples]).bool()     # N x P x K
-        n, _, _, k, _ = bboxes.shape
-        batch_idx = torch.arange(n, device=bboxes.device, dtype=bboxes.dtype)
-        batch_idx = batch_idx.repeat_interleave(k)[:, None]                   # (N*K) x 1
-        rois, valid_of = {}, {}
-        for p, pair in enumerate(pairs):
-            for side, v in enumerate(pair):
-                rois[(v, pair)] = torch.cat(
-                    [batch_idx, bboxes[:, p, side].reshape(n * k, 4)], dim=1)  # (N*K) x 5
-            valid_of[pair] = valid[:, p]                                         # N x K
-        return rois, valid_of
-
     def _rois_per_pair(self, data_samples: List[SelfSupDataSample], num_views: int):
-        """RoIs keyed ``(view, pair)`` and validity keyed ``pair``, from either packing."""
-        if 'pair_bboxes' in data_samples[0]:
-            if self.roi_pooling != 'original' and shared_view(self.view_pairs) is not None:
-                raise ValueError(PER_PAIR_NEEDS_ORIGINAL)
-            return self.pack_pair_rois(data_samples, self.view_pairs)
-        view_rois, valid = self.pack_rois(data_samples, num_views)
-        rois = {(v, pair): view_rois[v] for pair in self.view_pairs for v in pair}
-        return rois, {pair: valid for pair in self.view_pairs}
+        """RoIs keyed ``(view, pair)`` (N*K, 5) and validity keyed ``pair`` (N, K).
+
+        A view whose pairs get one box set each needs ``roi_pooling='original'``
+        (:func:`pooling_error`).
+        """
+        set_rois, valid = self.pack_rois(data_samples, num_views)
+        index = box_set_index(box_sets_of(data_samples[0]), self.view_pairs)
+        per_pair = any(index[(v, p)] != index[(v, q)] for p in self.view_pairs
+                       for q in self.view_pairs for v in set(p) & set(q))
+        error = pooling_error(self.roi_pooling, self.view_pairs, per_pair)
+        if error:
+            raise ValueError(error)
+        rois = {key: set_rois[s] for key, s in index.items()}
+        return rois, {pair: valid[:, index[(pair[0], pair)]] for pair in self.view_pairs}
 
     @staticmethod
     def pair_loss(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor,
@@ -319,8 +317,7 @@ class SoCo(BaseModel):
 
         Args:
             inputs (list[Tensor]): Views V1..V_V, each of shape (N, 3, H_v, W_v).
-            data_samples (list[SelfSupDataSample]): Boxes per view, see :meth:`pack_rois`,
-                or per pair, see :meth:`pack_pair_rois`.
+            data_samples (list[SelfSupDataSample]): Box sets, see :meth:`pack_rois`.
 
         Returns:
             dict[str, Tensor]: ``loss_v{a}_v{b}`` for every directed pair (online view a predicts
