@@ -71,7 +71,7 @@ def test_batch_through_collate_and_preprocessor(collection, num_views):
         assert 'img_path' in ds and 'sample_idx' in ds
     # the image whose entry has no box trains on the whole image
     no_box = [s['data_samples'] for s in samples if 'rocket' in s['data_samples'].img_path][0]
-    assert (no_box.proposal_ids == -1).all() and no_box.proposal_valid.sum() == 1
+    assert (no_box.proposal_ids == -1).all() and (no_box.proposal_valid.sum(1) == 1).all()
 
     batch = default_collate(samples)
     preprocessor = SelfSupDataPreprocessor(mean=MEAN, std=STD, bgr_to_rgb=True)
