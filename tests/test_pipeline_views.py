@@ -273,6 +273,14 @@ def test_bad_arguments_are_refused():
                    dict(kind='downsample', size=112, source=0)])
     with pytest.raises(ValueError, match='sub-pipelines'):
         SoCoViews(paper_views(4), view_transforms=[[], [], []])
+    # the positional options of before are refused with what replaced them
+    with pytest.raises(TypeError, match=r"\['v3_mode'\] are no options any more: describe the "
+                                        'views by role'):
+        SoCoViews(v3_mode='crop')
+    with pytest.raises(TypeError, match="select is no option any more.*FitProposals"):
+        SelectProposals(select='after_crop')
+    with pytest.raises(TypeError, match=r"unknown options \['v5_size'\]"):
+        SoCoOriginalViews(v5_size=96)
     with pytest.raises(ValueError, match='its source must be a crop'):
         SoCoOriginalViews([dict(kind='whole', size=224), dict(kind='crop', size=224),
                            dict(kind='downsample', size=112), dict(kind='downsample', size=56,

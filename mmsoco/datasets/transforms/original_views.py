@@ -8,7 +8,7 @@ from mmsoco.registry import TRANSFORMS
 from .proposals import WHOLE_IMAGE_ID
 from .selection import overlapping, pad_index, pick
 from .view_geometry import downsample_matrix, whole_matrix
-from .views import BaseSoCoViews
+from .views import BaseSoCoViews, refuse_unknown_options
 
 #: The released R50-FPN recipe's views: V1 the whole image, V2 and V3 independent crops.
 RELEASED_VIEWS = (
@@ -59,7 +59,9 @@ class SoCoOriginalViews(BaseSoCoViews):
                  crop_ratio: Tuple[float, float] = (3. / 4., 4. / 3.),
                  crop_frame: str = 'image',
                  interpolation: str = 'auto',
-                 log_interval: int = 1000) -> None:
+                 log_interval: int = 1000,
+                 **unknown) -> None:
+        refuse_unknown_options(type(self).__name__, unknown)
         assert num_proposals >= 1 and select_tries >= 1
         super().__init__(
             views, view_transforms, crop_ratio, crop_frame, interpolation,

@@ -124,7 +124,13 @@ class SelectProposals(FitProposals):
         log_interval (int): Samples between fallback summaries. Defaults to 1000.
     """
 
-    def __init__(self, num_proposals: int = 4, log_interval: int = 1000) -> None:
+    def __init__(self, num_proposals: int = 4, log_interval: int = 1000, **unknown) -> None:
+        if 'select' in unknown:
+            raise TypeError("SelectProposals: select is no option any more; the released "
+                            "recipes use dict(type='FitProposals') (all proposals) and "
+                            "SoCoOriginalViews, which draws K per pair (docs/data_pipeline.md)")
+        if unknown:
+            raise TypeError(f'SelectProposals: unknown options {sorted(unknown)}')
         assert num_proposals >= 1
         super().__init__(log_interval)
         self.num_proposals = num_proposals

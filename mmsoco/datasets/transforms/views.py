@@ -23,6 +23,21 @@ PAPER_VIEWS = (
     dict(kind='crop', size=224, scale=(0.5, 1.0)),
     dict(kind='downsample', size=112, source=1),
 )
+#: options of the positional view arguments, replaced by the view specs (``views``)
+POSITIONAL_OPTIONS = ('v1_size', 'v2_size', 'v2_scale', 'v3_size', 'v3_mode', 'v3_scale',
+                      'v4_size', 'v4_scale', 'v4_mode', 'select', 'select_tries')
+
+
+def refuse_unknown_options(owner: str, options: dict) -> None:
+    """One line for options a view transform does not take, naming what replaced them."""
+    old = sorted(set(options) & set(POSITIONAL_OPTIONS))
+    if old:
+        raise TypeError(f'{owner}: {old} are no options any more: describe the views by role, '
+                        "views=[dict(kind='whole', size=224), dict(kind='crop', size=224, "
+                        "scale=(0.5, 1.0)), dict(kind='downsample', size=112)], and use "
+                        'SoCoOriginalViews for the released recipes (docs/data_pipeline.md)')
+    if options:
+        raise TypeError(f'{owner}: unknown options {sorted(options)}')
 
 
 class BaseSoCoViews(BaseTransform):
@@ -179,7 +194,9 @@ class SoCoViews(BaseSoCoViews):
                  min_box_size: float = 1.,
                  max_crop_attempts: int = 10,
                  interpolation: str = 'auto',
-                 log_interval: int = 1000) -> None:
+                 log_interval: int = 1000,
+                 **unknown) -> None:
+        refuse_unknown_options(type(self).__name__, unknown)
         assert max_crop_attempts >= 1
         super().__init__(
             views, view_transforms, crop_ratio, crop_frame, interpolation,
