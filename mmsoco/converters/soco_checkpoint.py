@@ -137,6 +137,30 @@ def source_key(key: str, source: str) -> str:
     return key if source == 'online' else TARGET_MODULE_PREFIX + key
 
 
+def map_network(conv, network: StateDict, rest: Mapping, map_key, source: str):
+    """Fill a converter's record from one selected network.
+
+    Args:
+        conv: A conversion record with ``state_dict``, ``mapped`` and ``left_out`` lists.
+        network (dict[str, Tensor]): The network :func:`split_networks` selected.
+        rest (dict): The entries it did not select (listed as left out, with their reason).
+        map_key (callable): ``key -> (new_key or None, rule)``.
+        source (str): ``'online'`` or ``'target'``, for the names in the record.
+
+    Returns:
+        The same ``conv``, filled: mapped tensors are detached copies.
+    """
+    for key, value in network.items():
+        new_key, rule = map_key(key)
+        if new_key is None:
+            conv.left_out.append((source_key(key, source), rule))
+        else:
+            conv.state_dict[new_key] = value.detach().clone()
+            conv.mapped.append((source_key(key, source), new_key, rule))
+    conv.left_out += other_network_reasons(rest)
+    return conv
+
+
 def other_network_reasons(rest: Mapping) -> List[Tuple[str, str]]:
     """``(key, reason)`` for the entries :func:`split_networks` did not select, for a
     converter's ``left_out`` list."""

@@ -33,8 +33,8 @@ from .builder import build_detector
 from .key_check import compare_state_dicts
 from .saving import save_conversion
 from .soco_checkpoint import (SoCoCheckpointError, StateDict, check_variant, detect_variant,
-                              group_label, key_group, load_soco_checkpoint,
-                              other_network_reasons, source_key, split_networks)
+                              group_label, key_group, load_soco_checkpoint, map_network,
+                              split_networks)
 
 DETECTORS = ('rcnn', 'retinanet', 'fcos')
 
@@ -270,15 +270,7 @@ def convert_state_dict(state_dict: StateDict,
     check_variant(found, layout.variant, what=layout.name)
 
     conv = Conversion(OrderedDict(), variant=found, source=source, layout=layout)
-    for key, value in network.items():
-        new_key, rule = _map_key(key, found, layout)
-        if new_key is None:
-            conv.left_out.append((source_key(key, source), rule))
-        else:
-            conv.state_dict[new_key] = value.detach().clone()
-            conv.mapped.append((source_key(key, source), new_key, rule))
-    conv.left_out += other_network_reasons(rest)
-    return conv
+    return map_network(conv, network, rest, lambda key: _map_key(key, found, layout), source)
 
 
 def check_against_detector(conv: Conversion, detector: torch.nn.Module) -> None:

@@ -31,8 +31,7 @@ from .builder import build_segmentor
 from .key_check import compare_state_dicts
 from .saving import save_conversion
 from .soco_checkpoint import (SoCoCheckpointError, StateDict, detect_variant, group_label,
-                              key_group, load_soco_checkpoint, other_network_reasons,
-                              source_key, split_networks)
+                              key_group, load_soco_checkpoint, map_network, split_networks)
 from .to_mmseg_decoder import convert_dense_checkpoint, is_dense_pretext
 
 #: Backbone types that take a SoCo backbone (plain 7x7 stem).
@@ -157,15 +156,8 @@ def convert_state_dict(state_dict: StateDict, with_neck: bool = False,
             '--with-neck (Semantic FPN) needs a SoCo R50-FPN checkpoint; this is SoCo R50-C4, '
             'which has no FPN: convert it without --with-neck for a backbone-only segmentor')
     conv = SegConversion(OrderedDict(), variant=variant, source=source, with_neck=with_neck)
-    for key, value in network.items():
-        new_key, rule = _map_key(key, variant, with_neck)
-        if new_key is None:
-            conv.left_out.append((source_key(key, source), rule))
-        else:
-            conv.state_dict[new_key] = value.detach().clone()
-            conv.mapped.append((source_key(key, source), new_key, rule))
-    conv.left_out += other_network_reasons(rest)
-    return conv
+    return map_network(conv, network, rest, lambda key: _map_key(key, variant, with_neck),
+                       source)
 
 
 def neck_from_config(cfg) -> bool:
