@@ -21,7 +21,8 @@ from mmsoco.converters.init_checkpoint import convert_init_checkpoint
 from transfer_utils import REPO
 
 DENSE_DIR = osp.join(REPO, 'configs', 'dense')
-DENSE_CONFIGS = sorted(f for f in os.listdir(DENSE_DIR) if f.endswith('.py'))
+# PLR and EDMoCo; the patch-level MoCo configs are trained in tests/test_patch_moco.py
+DENSE_CONFIGS = sorted(f for f in os.listdir(DENSE_DIR) if f.startswith(('plr_', 'edmoco_')))
 COCO128 = osp.join(osp.dirname(REPO), 'shared', 'datasets', 'coco128', 'images', 'train2017')
 
 

@@ -5,8 +5,8 @@ model                  ResNet                    momentum copies (written as the
 =====================  ========================  =============================================
 SoCo                   ``backbone.*``            ``target_net.module.*`` (every online module)
 PLR                    ``backbone.backbone.*``   none
-EDMoCo (any MoCo)      ``backbone[.backbone].*`` ``encoder_k.module.0.*`` (backbone),
-                                                 ``encoder_k.module.1.*`` (neck)
+EDMoCo (any MoCo),     ``backbone[.backbone].*`` ``encoder_k.module.0.*`` (backbone),
+PatchMoCo, PatchEDMoCo                           ``encoder_k.module.1.*`` (neck)
 BYOL (mmselfsup)       ``backbone.*``            ``target_net.module.0.*``, ``.1.*``
 =====================  ========================  =============================================
 
@@ -98,18 +98,20 @@ def start_layout_for(model: torch.nn.Module) -> StartLayout:
     from mmengine.model import BaseAveragedModel
     from mmselfsup.models.algorithms import BYOL, MoCo
 
+    from mmsoco.models.algorithms import PatchMoCo
+
     name = type(model).__name__
     if name == 'SoCo':
         return SOCO_START
     prefix = _resnet_prefix(model)
     fresh = DECODER_FRESH if prefix != 'backbone.' else ''
-    if isinstance(model, MoCo):
+    if isinstance(model, (MoCo, PatchMoCo)):   # PatchMoCo keeps MoCo's encoder_k
         return StartLayout(
             name, copies=(('backbone.', 'encoder_k.module.0.'), ('neck.', 'encoder_k.module.1.')),
             online_only=(), counters=('encoder_k.steps', ), modules=('backbone', 'neck', 'head'),
             soco_modules=False, copy_name='encoder_k', resnet_prefix=prefix, fresh_note=fresh,
             note='encoder_k: the key encoder, a copy of the query encoder above (key = query at '
-                 'step 0), steps = 0; the queue starts as the model makes it (random keys)')
+                 'step 0), steps = 0; the queues start as the model makes them (random keys)')
     if isinstance(model, BYOL):
         return StartLayout(
             name, copies=(('backbone.', 'target_net.module.0.'), ('neck.', 'target_net.module.1.')),

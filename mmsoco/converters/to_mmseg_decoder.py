@@ -1,4 +1,4 @@
-"""The encoder-decoder of a dense pretext checkpoint (PLR, EDMoCo) as an MMSegmentation start.
+"""The encoder-decoder of a dense pretext checkpoint (PLR, EDMoCo, PLEDMoCo) as an mmseg start.
 
 The algorithms' ``backbone`` is a :class:`~mmsoco.models.PretextEncoderDecoder`, whose state dict
 has the segmenter's names, so the mapping only drops one level:
@@ -9,7 +9,8 @@ pretext checkpoint                     MMSegmentation
 ``backbone.backbone.*``                ``backbone.*`` (mmseg ``ResNet``)
 ``backbone.decode_head.*``             ``decode_head.*`` (the same head type)
 ``backbone.decode_head.conv_seg.*``    left out: PLR's 4-angle classifier
-``encoder_k.*``, ``queue*``            left out: MoCo's key encoder and queue (EDMoCo)
+``encoder_k.*``, ``*queue*``           left out: MoCo's key encoder and queues (EDMoCo,
+                                       PatchEDMoCo)
 ``neck.*``, ``head.*``                 left out: the pretext task's projector / head
 =====================================  ================================================
 
@@ -43,6 +44,8 @@ LEFT_OUT = (
     ('encoder_k.', "MoCo's key (momentum) encoder"),
     ('target_net.', 'the momentum (target) network'),
     ('queue', "MoCo's negative queue"),
+    ('cell_queue.', "patch-level MoCo's queue of key cells (PatchEDMoCo)"),
+    ('global_queue.', "patch-level MoCo's image-level queue (PatchEDMoCo)"),
     ('neck.', "the pretext task's projector (pooled decoder output -> 128)"),
     ('head.', "the pretext task's head"),
 )
@@ -137,7 +140,7 @@ def convert_dense_state_dict(state_dict: StateDict, source: str = 'online') -> D
     if not is_dense_pretext(state_dict):
         raise SoCoCheckpointError(
             'not a dense pretext checkpoint: expected backbone.backbone.* and '
-            'backbone.decode_head.* (PatchRotation, EDMoCo)')
+            'backbone.decode_head.* (PatchRotation, EDMoCo, PatchEDMoCo)')
     net = 'backbone.' if source == 'online' else KEY_ENCODER
     if source != 'online' and not any(k.startswith(KEY_ENCODER + 'backbone.') for k in state_dict):
         raise SoCoCheckpointError('--source target converts the key encoder of EDMoCo '

@@ -1,5 +1,6 @@
 from .formatting import PackSoCoInputs
 from .geometric import BoxAwareRandomFlip
+from .geometric_views import GeometricMultiView
 from .loading import LoadImageOrSkip
 from .original_views import SoCoOriginalViews
 from .patch_rotation import RandomPatchRotate
@@ -11,5 +12,5 @@ __all__ = [
     'LoadImageOrSkip', 'FitProposals', 'SelectProposals', 'BoxJitter', 'BaseSoCoViews',
     'SoCoViews', 'SoCoOriginalViews', 'BoxAwareRandomFlip', 'FastColorJitter', 'FastGrayscale',
     'FastGaussianBlur', 'FastSolarize', 'BoxCutout', 'PackSoCoInputs', 'WHOLE_IMAGE_ID',
-    'RandomPatchRotate'
+    'RandomPatchRotate', 'GeometricMultiView'
 ]
