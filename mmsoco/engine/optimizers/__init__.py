@@ -1,0 +1,3 @@
+from .foreach_lars import ForeachLARS
+
+__all__ = ['ForeachLARS']
