@@ -1,4 +1,5 @@
 """Scale-aware assignment of SoCo: each box is pooled once, from the FPN level of its size."""
+import contextlib
 from typing import List, Optional, Sequence, Tuple
 
 import torch
@@ -24,7 +25,11 @@ class ScaleAwareRoIExtractor(SingleRoIExtractor):
     once, so a forward waits on the device once instead of once per level.  It runs in fp32
     under mixed precision, as the original code did (it cast the feature maps to the boxes'
     dtype): box coordinates keep their precision (bf16 rounds 213.7 to 214), and mmcv's CPU
-    kernel has no bf16.
+    kernel has no bf16.  Two speed switches: ``roi_layer=dict(..., use_torchvision=True)`` runs
+    torchvision's kernel (mmcv's own switch; the same features), and ``fp32_pooling=False``
+    pools fp16 levels in fp16, the boxes cast to fp16 (both kernels take one dtype for both;
+    fp16 keeps a box corner to 1/2048 of its value).  bf16 levels are pooled in fp32 either way:
+    neither mmcv's nor torchvision's kernel (CPU or CUDA) has bf16.
 
     Args:
         roi_layer (dict): RoI layer config, e.g. ``dict(type='RoIAlign', output_size=7,
@@ -35,6 +40,7 @@ class ScaleAwareRoIExtractor(SingleRoIExtractor):
             last, strictly increasing; ``len(featmap_strides) - 1`` values. Defaults to the
             paper's ``(48, 96, 192)``.
         fixed_level (int, optional): Pool every box from this level instead. Defaults to None.
+        fp32_pooling (bool): Pool fp16 levels in fp32 (see above). Defaults to True.
         init_cfg (dict, optional): Initialization config.
     """
 
@@ -44,6 +50,7 @@ class ScaleAwareRoIExtractor(SingleRoIExtractor):
                  featmap_strides: List[int],
                  level_bounds: Sequence[float] = (48, 96, 192),
                  fixed_level: Optional[int] = None,
+                 fp32_pooling: bool = True,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(roi_layer=roi_layer, out_channels=out_channels,
                          featmap_strides=featmap_strides, init_cfg=init_cfg)
@@ -61,6 +68,7 @@ class ScaleAwareRoIExtractor(SingleRoIExtractor):
                              f'{len(featmap_strides)} levels')
         self.level_bounds = bounds
         self.fixed_level = fixed_level
+        self.fp32_pooling = fp32_pooling
 
     def map_roi_levels(self, rois: torch.Tensor, num_levels: int) -> torch.Tensor:
         """Assign each RoI to a level by its side ``sqrt(w * h)``.
@@ -92,9 +100,10 @@ class ScaleAwareRoIExtractor(SingleRoIExtractor):
             roi_scale_factor (float, optional): Scale boxes around their centre first.
 
         Returns:
-            Tensor: shape (n, C, out_h, out_w), float32, in the order of ``rois``.
+            Tensor: shape (n, C, out_h, out_w), in the order of ``rois``; float32 unless
+            ``fp32_pooling=False`` and the levels are fp16.
         """
-        feats, rois = self._fp32(feats, rois)
+        feats, rois = self._pooling_dtype(feats, rois)
         num_levels = len(feats)
         if num_levels == 1:
             return super().forward(feats, rois, roi_scale_factor)
@@ -103,8 +112,9 @@ class ScaleAwareRoIExtractor(SingleRoIExtractor):
             rois = self.roi_rescale(rois, roi_scale_factor)
         order = torch.argsort(levels)                                       # n, level-major
         counts = torch.bincount(levels, minlength=num_levels).tolist()     # the one sync
-        pooled = [self.roi_layers[i](feats[i], part)
-                  for i, part in enumerate(rois[order].split(counts)) if counts[i]]
+        with self._no_autocast(feats[0]):
+            pooled = [self.roi_layers[i](feats[i], part)
+                      for i, part in enumerate(rois[order].split(counts)) if counts[i]]
         roi_feats = feats[0].new_empty(
             (rois.size(0), feats[0].size(1), *self.roi_layers[0].output_size))
         if pooled:
@@ -128,14 +138,22 @@ class ScaleAwareRoIExtractor(SingleRoIExtractor):
             list[Tensor]: ``len(feats)`` tensors of shape (n, C, out_h, out_w), in the order of
             ``rois``.
         """
-        feats, rois = self._fp32(feats, rois)
-        return [self.roi_layers[i](feats[i], rois) for i in range(len(feats))]
+        feats, rois = self._pooling_dtype(feats, rois)
+        with self._no_autocast(feats[0]):
+            return [self.roi_layers[i](feats[i], rois) for i in range(len(feats))]
 
-    @staticmethod
-    def _fp32(feats: Tuple[torch.Tensor],
-              rois: torch.Tensor) -> Tuple[Tuple[torch.Tensor], torch.Tensor]:
-        # autocast leaves the FPN levels in fp16/bf16: pool them in fp32 (fp32 maps stay as is)
+    def _pooling_dtype(self, feats: Tuple[torch.Tensor],
+                       rois: torch.Tensor) -> Tuple[Tuple[torch.Tensor], torch.Tensor]:
+        # autocast leaves the FPN levels in fp16/bf16: pool them in fp32 (fp32 maps stay as is;
+        # fp16 maps too with fp32_pooling=False; no RoIAlign kernel has bf16)
         dtype = feats[0].dtype
-        if dtype in (torch.float16, torch.bfloat16):
+        if dtype == torch.bfloat16 or (self.fp32_pooling and dtype == torch.float16):
             dtype = torch.float32
         return tuple(f.to(dtype) for f in feats), rois.to(dtype)
+
+    def _no_autocast(self, feat: torch.Tensor):
+        """Autocast off while pooling fp16 levels in fp16: torchvision's autocast rule would
+        cast them to fp32 again."""
+        if self.fp32_pooling:
+            return contextlib.nullcontext()
+        return torch.autocast(feat.device.type, enabled=False)
