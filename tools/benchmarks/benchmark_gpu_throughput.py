@@ -2,7 +2,9 @@
 
 Every step is a real training step: a batch from ``SoCoDataset`` (JPEG decode, K=4 proposals,
 V1/V2/V3 at 224/224/112, flips, box jitter, BYOL colour augmentations) through a DataLoader with
-N workers (pinned memory, persistent workers, an infinite sampler), the model's data
+N workers (pinned memory, persistent workers, an infinite sampler), set up as training sets it
+up (the shipped config's ``env_cfg`` through mmengine's ``set_multi_processing``: one OpenCV
+thread per worker, the fork start method; mmengine's seeded ``worker_init_fn``), the model's data
 preprocessor, forward of the online and target networks, backward, LARS with the shipped
 parameter-wise settings (``configs/_base_/schedules/lars_coslr_100e.py``) inside mmengine's
 ``OptimWrapper`` / ``AmpOptimWrapper``, the EMA update, and the per-step ``.item()`` of every
@@ -19,16 +21,27 @@ peak memory and ``torch.compile`` state belong to that setting alone:
   training step (online forward + backward, target forward; mmcv's RoIAlign is a custom op the
   counter does not see, a negligible share), and the achieved share of the device's peak for
   that precision (vendor dense figures, :data:`PEAK_TFLOPS`);
-- the pipeline's own ceiling: samples/s of the same DataLoader with no model, and which of
-  the two binds.
+- the pipeline's own ceiling: samples/s of the same DataLoader with no model, in all and per
+  worker (every worker's start-up and first prefetched batches outside the timed window), and
+  which of the two binds;
+- with ``--peers``, right after the first row and at its batch and precision: torchvision's
+  ResNet-50 (supervised, channels_last, SGD) and mmselfsup's BYOL ResNet-50 (from its own
+  config), each images/s and TFLOP/s (``benchmark_peers.py``), then SoCo's TFLOP/s as a ratio
+  to the ResNet-50 row's;
+- with ``--profile FILE`` instead: ``torch.profiler`` over one step of the first row, the top
+  15 GPU kernels by time (ATen operators on a CPU) as a table.
 
 Precisions: ``fp32`` (strict, TF32 off), ``tf32`` (fp32 weights, TF32 matmuls/convs), ``bf16`` and
 ``fp16`` (``AmpOptimWrapper``; fp16 with dynamic loss scaling, see ``mmsoco/engine/amp.py``).
 Poolings: ``single`` (each box from its level) and ``original`` (every level, the original code;
-older mmsoco called it ``all``).  Levers, each on/off: ``channels_last``, ``cudnn_benchmark``,
-``compile`` (``torch.compile`` of the online and target backbones), ``non_blocking`` (host to
-device copies), ``sgd`` (plain SGD instead of LARS: the cost of LARS's per-tensor norms and
-their host syncs), ``pageable`` (DataLoader without pinned memory).
+older mmsoco called it ``all``).  Levers, each on/off, each a config switch of training:
+``foreach_lars`` (``ForeachLARS``: mmselfsup's LARS without a host sync per parameter),
+``compile`` and ``channels_last`` (``StepSpeedHook``: ``torch.compile`` / channels_last of the
+backbones and FPNs, online and target), ``tv_roi_align`` (torchvision's RoIAlign kernel,
+``roi_layer.use_torchvision``; with ``fp32_pooling=False`` fp16 levels are pooled in fp16, bf16
+ones still in fp32: no RoIAlign kernel has bf16),
+``cudnn_benchmark`` (``env_cfg.cudnn_benchmark``), ``non_blocking`` (host to device copies),
+``sgd`` (plain SGD instead of LARS), ``pageable`` (DataLoader without pinned memory).
 
     # data: real photos + their selective-search proposals (computed once, cached); any photo
     # folders, e.g. COCO train2017 images (https://cocodataset.org) and the raccoon photos
@@ -38,6 +51,11 @@ their host syncs), ``pageable`` (DataLoader without pinned memory).
     # GPU: the matrix (batches 64, 128 x tf32/bf16/fp16 x single/original), then each lever
     python tools/benchmarks/benchmark_gpu_throughput.py --data work_dirs/gpu_data --workers 14 \\
         --lever-sweep --out results.jsonl
+    # GPU: SoCo, then ResNet-50 and BYOL in the same run; the kernel profile
+    python tools/benchmarks/benchmark_gpu_throughput.py --data work_dirs/gpu_data --workers 14 \\
+        --row 128 bf16 single --peers resnet50 byol
+    python tools/benchmarks/benchmark_gpu_throughput.py --data work_dirs/gpu_data --workers 14 \\
+        --row 128 bf16 single --profile profile.txt
     # CPU, small
     python tools/benchmarks/benchmark_gpu_throughput.py --data work_dirs/gpu_data --device cpu \\
         --batches 2 --precisions fp32 --workers 2 --steps 3 --warmup 1
@@ -53,7 +71,12 @@ import subprocess
 import sys
 import time
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+HERE = osp.dirname(osp.abspath(__file__))
+REPO = osp.dirname(osp.dirname(HERE))
+if HERE not in sys.path:              # benchmark_peers next to this file, also when imported
+    sys.path.insert(0, HERE)
+
+from benchmark_peers import PEERS  # noqa: E402
 
 #: Vendor peak dense tensor throughput in TFLOP/s (NVIDIA datasheets; the "with sparsity"
 #: figures halved).  Vendor figures, not measured here; fp32 is the non-tensor-core peak.
@@ -64,7 +87,9 @@ PEAK_TFLOPS = {
     'H200': dict(bf16=989.4, fp16=989.4, tf32=494.7, fp32=66.9),
 }
 PRECISIONS = ('fp32', 'tf32', 'bf16', 'fp16')
-LEVERS = ('channels_last', 'cudnn_benchmark', 'compile', 'non_blocking', 'sgd', 'pageable')
+#: in the order of the sweep (gpu_benchmark.sh's LEVER_ROWS): the ones not yet measured first
+LEVERS = ('foreach_lars', 'compile', 'tv_roi_align', 'channels_last', 'cudnn_benchmark',
+          'non_blocking', 'sgd', 'pageable')
 #: levers that undo a default of training rather than try a speed-up (left out of "all on")
 CONTROLS = ('sgd', 'pageable')
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')
@@ -124,27 +149,62 @@ def set_scope(max_iters: int = 100000) -> None:
     MessageHub.get_current_instance().update_info('max_iters', max_iters)
 
 
-def build_loader(data: str, batch: int, workers: int, pin_memory: bool, seed: int = 0):
-    """The training DataLoader of the shipped recipe over ``data`` (an infinite sampler)."""
+#: the pretraining config whose ``env_cfg`` the benchmark's processes take, as training does
+TRAINING_CONFIG = 'configs/soco/soco_resnet50-fpn_16xb128-coslr-100e_in1k.py'
+
+
+def training_env(config: str = TRAINING_CONFIG) -> dict:
+    """Set up this process as mmengine's ``Runner.setup_env`` does for training ``config``.
+
+    mmengine's own ``set_multi_processing`` with the config's ``env_cfg.mp_cfg``: the start method
+    of the DataLoader workers and OpenCV's thread count (``opencv_num_threads=0`` in the shipped
+    configs: OpenCV single-threaded in the main process and in every forked worker).  Without
+    it, each worker's OpenCV may start a thread per core.  Returns the ``mp_cfg`` applied.
+    """
+    from mmengine.config import Config
+    from mmengine.utils.dl_utils import set_multi_processing
+    env_cfg = Config.fromfile(osp.join(REPO, config)).get('env_cfg', {})
+    mp_cfg = dict(env_cfg.get('mp_cfg', {}))
+    set_multi_processing(**mp_cfg, distributed=False)
+    return mp_cfg
+
+
+def build_loader(data: str, batch: int, workers: int, pin_memory: bool, seed: int = 0,
+                 dataset=None):
+    """The training DataLoader of the shipped recipe over ``data`` (an infinite sampler), built
+    as a Runner builds it for training: :func:`training_env`, then ``Runner.build_dataloader``
+    (which seeds every worker with mmengine's ``worker_init_fn``).
+
+    Args:
+        dataset (Dataset or dict, optional): Replaces the ``SoCoDataset`` over ``data``.
+    """
     from mmengine.runner import Runner
 
     from mmsoco.datasets.recipes import soco_train_pipeline
     set_scope()
+    training_env()
+    if dataset is None:
+        dataset = dict(type='SoCoDataset', data_root=data, proposals_file='proposals.npz',
+                       data_prefix=dict(img_path='train/'),
+                       pipeline=soco_train_pipeline(num_views=3))
     return Runner.build_dataloader(
         dict(batch_size=batch, num_workers=workers, pin_memory=pin_memory,
              persistent_workers=workers > 0,
              sampler=dict(type='InfiniteSampler', shuffle=True),
-             collate_fn=dict(type='default_collate'),
-             dataset=dict(type='SoCoDataset', data_root=data, proposals_file='proposals.npz',
-                          data_prefix=dict(img_path='train/'),
-                          pipeline=soco_train_pipeline(num_views=3))),
+             collate_fn=dict(type='default_collate'), dataset=dataset),
         seed=seed)
 
 
-def pipeline_ceiling(data: str, batch: int, workers: int, batches: int, warmup: int,
-                     pin_memory: bool) -> dict:
-    """Samples/s of the DataLoader alone (decode, proposals, views, augmentations, collate)."""
-    loader = build_loader(data, batch, workers, pin_memory)
+def loader_throughput(loader, batch: int, workers: int, batches: int, warmup: int = 0) -> dict:
+    """Samples/s of a DataLoader in steady state, in all and per worker.
+
+    The warm-up takes at least every worker's first prefetched batches (``prefetch_factor``
+    each), so worker start-up and the batches prepared during it stay outside the timed window,
+    which then holds at least as many batches again.
+    """
+    prefetch = (loader.prefetch_factor or 2) if workers else 0
+    warmup = max(warmup, workers * prefetch)
+    batches = max(batches, workers * prefetch)
     it = iter(loader)
     for _ in range(warmup):
         next(it)
@@ -152,7 +212,16 @@ def pipeline_ceiling(data: str, batch: int, workers: int, batches: int, warmup: 
     for _ in range(batches):
         next(it)
     dt = time.perf_counter() - t0
-    return dict(batch=batch, workers=workers, samples_s=batch * batches / dt)
+    rate = batch * batches / dt
+    return dict(batch=batch, workers=workers, warmup_batches=warmup, timed_batches=batches,
+                samples_s=rate, samples_s_per_worker=rate / max(workers, 1))
+
+
+def pipeline_ceiling(data: str, batch: int, workers: int, batches: int, warmup: int,
+                     pin_memory: bool) -> dict:
+    """Samples/s of the DataLoader alone (decode, proposals, views, augmentations, collate)."""
+    loader = build_loader(data, batch, workers, pin_memory)
+    return loader_throughput(loader, batch, workers, batches, warmup)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -170,25 +239,32 @@ def resolve_pooling(name: str) -> str:
     return name
 
 
-def build_model(pooling: str, device: str):
+def build_model(pooling: str, device: str, tiny: bool = False, levers=()):
     from mmsoco.registry import MODELS
     from mmsoco.testing import model_cfg
     set_scope()
-    cfg = model_cfg('fpn')                      # the shipped R50-FPN config, SyncBN -> BN
+    cfg = model_cfg('fpn', tiny=tiny)           # the shipped R50-FPN config, SyncBN -> BN
     cfg.roi_pooling = resolve_pooling(pooling)
+    if 'tv_roi_align' in levers:                # torchvision's RoIAlign; fp16 pooled in fp16
+        cfg.roi_extractor.roi_layer.use_torchvision = True
+        cfg.roi_extractor.fp32_pooling = False
     model = MODELS.build(cfg)
     model.init_weights()
     return model.to(device)
 
 
-def optim_wrapper_cfg(batch: int, precision: str, sgd: bool = False) -> dict:
-    """The shipped LARS optim wrapper (lr scaled to the batch), AMP for bf16/fp16."""
+def optim_wrapper_cfg(batch: int, precision: str, sgd: bool = False,
+                      foreach_lars: bool = False) -> dict:
+    """The shipped LARS optim wrapper (lr scaled to the batch), AMP for bf16/fp16; plain SGD
+    (``sgd``) or ``ForeachLARS``, mmselfsup's LARS without host syncs (``foreach_lars``)."""
     from mmengine.config import Config
 
     from mmsoco.engine.amp import amp_optim_wrapper
     cfg = Config.fromfile(osp.join(REPO, 'configs/_base_/schedules/lars_coslr_100e.py'))
     wrapper = cfg.optim_wrapper.to_dict()
     wrapper['optimizer']['lr'] = 1.0 * batch / 256
+    if foreach_lars:
+        wrapper['optimizer']['type'] = 'ForeachLARS'
     if sgd:
         wrapper['optimizer'] = dict(type='SGD', lr=0.05 * batch / 256, momentum=0.9,
                                     weight_decay=1e-5)
@@ -198,31 +274,14 @@ def optim_wrapper_cfg(batch: int, precision: str, sgd: bool = False) -> dict:
 
 
 def apply_levers(model, levers) -> None:
-    """channels_last and torch.compile on a built model (benchmark-only switches)."""
-    import torch
-    nets = [model.backbone, model.target_net.module['backbone']]
-    if 'channels_last' in levers:
-        model.to(memory_format=torch.channels_last)
-
-        def to_channels_last(module, args):
-            return (args[0].contiguous(memory_format=torch.channels_last), ) + args[1:]
-
-        def to_contiguous(module, args, output):
-            # mmcv's RoIAlign indexes its input as contiguous NCHW and checks nothing: FPN
-            # levels in channels_last would be pooled from the wrong memory
-            return tuple(o.contiguous() for o in output)
-
-        for net in nets:
-            net.register_forward_pre_hook(to_channels_last)
-        for neck in (model.neck, model.target_net.module['neck']):
-            neck.register_forward_hook(to_contiguous)
-    if 'compile' in levers:
-        for net in nets:
-            net.compile()
+    """channels_last and torch.compile of backbone and FPN (``StepSpeedHook``'s switches)."""
+    from mmsoco.models.utils.step_speed import apply_step_speed
+    apply_step_speed(model, channels_last='channels_last' in levers,
+                     compile='compile' in levers)
 
 
-def run_setting(setting: dict) -> dict:
-    """Train ``warmup + steps`` steps of one setting; time, memory and data wait of the last."""
+def prepare(setting: dict):
+    """Model, optim wrapper, batch iterator and device sync of one setting."""
     import torch
     from mmengine.optim import build_optim_wrapper
 
@@ -236,17 +295,37 @@ def run_setting(setting: dict) -> dict:
     elif precision != 'fp32':
         raise SystemExit(f'benchmark: precision {precision!r} needs a GPU; use fp32 on CPU')
     torch.manual_seed(0)
-    model = build_model(setting['pooling'], device)
+    model = build_model(setting['pooling'], device, setting.get('tiny', False), levers)
     if 'non_blocking' in levers:
         model.data_preprocessor._non_blocking = True
     apply_levers(model, levers)
     model.train()
     optim_wrapper = build_optim_wrapper(
-        model, optim_wrapper_cfg(setting['batch'], precision, 'sgd' in levers))
+        model, optim_wrapper_cfg(setting['batch'], precision, 'sgd' in levers,
+                                 'foreach_lars' in levers))
     loader = build_loader(setting['data'], setting['batch'], setting['workers'],
                           pin_memory=cuda and 'pageable' not in levers)
-    it = iter(loader)
     sync = torch.cuda.synchronize if cuda else (lambda: None)
+    return model, optim_wrapper, iter(loader), sync
+
+
+def train_step(model, optim_wrapper, data) -> dict:
+    """One training step and the Runner's per-step ``.item()`` of every logged value."""
+    log_vars = model.train_step(data, optim_wrapper)
+    return {k: v.item() for k, v in log_vars.items()}
+
+
+def run_setting(setting: dict) -> dict:
+    """Train ``warmup + steps`` steps of one setting; time, memory and data wait of the last."""
+    import torch
+    if setting.get('peer'):
+        from benchmark_peers import run_peer
+        return run_peer(setting)
+    if setting.get('profile'):
+        return profile_setting(setting)
+    device, precision = setting['device'], setting['precision']
+    cuda = device.startswith('cuda')
+    model, optim_wrapper, it, sync = prepare(setting)
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     waits, totals, losses = [], [], []
@@ -254,8 +333,7 @@ def run_setting(setting: dict) -> dict:
         t0 = time.perf_counter()
         data = next(it)
         t1 = time.perf_counter()
-        log_vars = model.train_step(data, optim_wrapper)
-        logged = {k: v.item() for k, v in log_vars.items()}   # the Runner's per-step .item()
+        logged = train_step(model, optim_wrapper, data)
         sync()
         t2 = time.perf_counter()
         if step >= setting['warmup']:
@@ -280,14 +358,60 @@ def run_setting(setting: dict) -> dict:
     return row
 
 
-def count_flops(data: str, pooling: str, device: str, batch: int = 2) -> float:
+def kernel_table(events, cuda: bool, top: int = 15) -> list:
+    """The ``top`` entries of ``torch.profiler``'s averages by self time: GPU kernels on a GPU,
+    ATen operators on a CPU.  Each: name, calls, ms in the step and share of the listed kind."""
+    from torch.autograd import DeviceType
+
+    def self_us(e):
+        if cuda:
+            return getattr(e, 'self_device_time_total', None) or getattr(
+                e, 'self_cuda_time_total', 0)
+        return e.self_cpu_time_total
+
+    rows = [e for e in events if (e.device_type == DeviceType.CUDA) == cuda and self_us(e) > 0]
+    total = sum(self_us(e) for e in rows) or 1
+    rows.sort(key=self_us, reverse=True)
+    return [dict(name=e.key, calls=e.count, ms=self_us(e) / 1e3, share=self_us(e) / total)
+            for e in rows[:top]]
+
+
+def profile_setting(setting: dict) -> dict:
+    """``torch.profiler`` over one training step after the warm-up; the top kernels by time,
+    written as a table to ``setting['profile']``."""
+    from torch.profiler import ProfilerActivity, profile
+    cuda = setting['device'].startswith('cuda')
+    model, optim_wrapper, it, sync = prepare(setting)
+    for _ in range(setting['warmup']):
+        train_step(model, optim_wrapper, next(it))
+    data = next(it)
+    sync()
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=activities) as prof:
+        train_step(model, optim_wrapper, data)
+        sync()
+    top = kernel_table(prof.key_averages(), cuda, setting.get('top', 15))
+    kind = 'GPU kernels' if cuda else 'CPU operators (no GPU)'
+    lines = [f"top {len(top)} {kind} by self time, one training step: batch "
+             f"{setting['batch']}, {setting['precision']}, {setting['pooling']}, levers "
+             f"{'+'.join(setting['levers']) or '-'}",
+             f"{'#':>3} {'ms':>9} {'share':>6} {'calls':>6}  name"]
+    lines += [f"{i + 1:>3} {r['ms']:>9.3f} {r['share']:>6.1%} {r['calls']:>6}  {r['name'][:100]}"
+              for i, r in enumerate(top)]
+    with open(setting['profile'], 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    return dict(setting, kernels=top, table='\n'.join(lines))
+
+
+def count_flops(data: str, pooling: str, device: str, batch: int = 2,
+                tiny: bool = False) -> float:
     """Model FLOPs per image of one full training step (torch's FLOP counter)."""
     import torch
     from mmengine.optim import build_optim_wrapper
     from torch.utils.flop_counter import FlopCounterMode
 
     torch.manual_seed(0)
-    model = build_model(pooling, device).train()
+    model = build_model(pooling, device, tiny).train()
     optim_wrapper = build_optim_wrapper(model, optim_wrapper_cfg(batch, 'fp32'))
     data_batch = next(iter(build_loader(data, batch, workers=0, pin_memory=False)))
     model.train_step(data_batch, optim_wrapper)            # first step: EMA copy, lazy inits
@@ -319,6 +443,16 @@ def settings(args):
         matrix = [(b, p, q) for b in args.batches for p in args.precisions for q in args.poolings]
     rows = [dict(common, batch=b, precision=p, pooling=q, levers=base_levers)
             for b, p, q in matrix]
+    if getattr(args, 'tiny', False):
+        common['tiny'] = True
+        for r in rows:
+            r['tiny'] = True
+    # the peers right after the first row, at its batch and precision: the comparison is kept
+    # first when a time budget drops rows
+    peers = [dict(common, batch=rows[0]['batch'], precision=rows[0]['precision'], peer=name,
+                  size=getattr(args, 'peer_size', 224), pooling='-', levers=[])
+             for name in getattr(args, 'peers', None) or []]
+    rows[1:1] = peers
     if args.lever_sweep:
         b, p, q = args.lever_base
         b = int(b)
@@ -330,7 +464,8 @@ def settings(args):
                          levers=[lv for lv in LEVERS if lv not in CONTROLS]))
     seen, unique = set(), []
     for r in rows:
-        key = (r['batch'], r['precision'], r['pooling'], tuple(sorted(r['levers'])))
+        key = (r.get('peer'), r['batch'], r['precision'], r['pooling'],
+               tuple(sorted(r['levers'])))
         if key not in seen:
             seen.add(key)
             unique.append(r)
@@ -340,10 +475,18 @@ def settings(args):
 def fmt_row(r: dict, flops: dict, ceiling: float, peak) -> str:
     levers = '+'.join(r['levers']) or '-'
     head = f"{r['batch']:>5} {r['precision']:>5} {r['pooling']:>8} {levers:>28}"
+    if r.get('peer'):
+        head = f"{r['batch']:>5} {r['precision']:>5} {'peer':>8} {r['peer']:>28}"
     if 'error' in r:
         return f"{head}  FAILED: {r['error']}"
+    if r.get('peer'):
+        tflops = r['tflops']
+        util = f"{100 * tflops / peak[r['precision']]:5.1f}%" if peak else '    -'
+        return (f"{head} {r['s_step']:>7.3f} {r['img_s']:>8.1f} {'-':>6} {'-':>9} {'-':>9} "
+                f"{tflops:>7.3g} {util} {'-':>8}  ({r['gflop_per_image']:.1f} GFLOP/image)")
     gflop = flops.get(r['pooling'])
     tflops = gflop * r['img_s'] / 1e3 if gflop else None
+    r['tflops'] = tflops
     util = (f"{100 * tflops / peak[r['precision']]:5.1f}%" if tflops and peak else '    -')
     binds = 'pipeline' if ceiling and ceiling < r['model_img_s'] else 'model'
     return (f"{head} {r['s_step']:>7.3f} {r['img_s']:>8.1f} {r['data_wait']:>6.1%} "
@@ -383,6 +526,16 @@ def main():
                         metavar=('BATCH', 'PRECISION', 'POOLING'),
                         help='one setting (repeatable); replaces the batches x precisions x '
                         'poolings matrix')
+    parser.add_argument('--peers', nargs='*', choices=PEERS, metavar='PEER',
+                        help=f'peer rows after the first row, at its batch and precision: '
+                        f'{", ".join(PEERS)} (all when given without names)')
+    parser.add_argument('--peer-size', type=int, default=224,
+                        help='image side of the peer rows (small on a CPU)')
+    parser.add_argument('--profile', metavar='FILE',
+                        help='instead of the rows: torch.profiler over one step of the first '
+                        'row, after its warm-up; the top 15 kernels by time, a table in FILE')
+    parser.add_argument('--tiny', action='store_true',
+                        help='SoCo with ResNet-18 widths (tests of the benchmark on a CPU)')
     parser.add_argument('--deadline', type=float,
                         help='Unix time after which no further row is started (a row is '
                         'skipped when the longest row so far would not end before it)')
@@ -430,36 +583,50 @@ def main():
         print(f'peak dense TFLOP/s of {kind} (vendor figures, not measured): '
               + ', '.join(f'{k} {v}' for k, v in peak.items()), flush=True)
 
+    if args.peers == []:
+        args.peers = list(PEERS)
     rows = settings(args)
+    if args.profile:
+        first = next(r for r in rows if not r.get('peer'))
+        prof = run_subprocess(dict(first, profile=osp.abspath(args.profile)), args.timeout)
+        record('profile', prof)
+        print(prof.get('table', f"profile FAILED: {prof.get('error')}"), flush=True)
+        return
     flops = {}
     if not args.no_flops:
         set_scope()
-        for pooling in dict.fromkeys(r['pooling'] for r in rows):
-            flops[pooling] = count_flops(args.data, pooling, args.device) / 1e9
+        for pooling in dict.fromkeys(r['pooling'] for r in rows if not r.get('peer')):
+            flops[pooling] = count_flops(args.data, pooling, args.device,
+                                         tiny=args.tiny) / 1e9
             record('flops', dict(pooling=pooling, gflop_per_image=flops[pooling]))
             print(f'model FLOPs per image, one training step, pooling {pooling}: '
                   f'{flops[pooling]:.1f} GFLOP', flush=True)
     ceiling = None
     if not args.no_ceiling:
-        c = pipeline_ceiling(args.data, max(r['batch'] for r in rows), args.workers,
+        c = pipeline_ceiling(args.data, max(r['batch'] for r in rows if not r.get('peer')),
+                             args.workers,
                              args.ceiling_batches, warmup=2,
                              pin_memory=args.device.startswith('cuda'))
         ceiling = c['samples_s']
         record('ceiling', c)
         print(f"pipeline ceiling (DataLoader alone, {args.workers} workers, batch "
-              f"{c['batch']}): {ceiling:.1f} samples/s", flush=True)
+              f"{c['batch']}, {c['timed_batches']} batches after {c['warmup_batches']} "
+              f"warm-up): {ceiling:.1f} samples/s, {c['samples_s_per_worker']:.1f} per worker",
+              flush=True)
 
     print(f"{'batch':>5} {'prec':>5} {'pooling':>8} {'levers':>28} {'s/step':>7} "
           f"{'img/s':>8} {'wait':>6} {'model i/s':>9} {'peak MiB':>9} {'TFLOP/s':>7} "
           f"{'util':>6} {'binds':>8}", flush=True)
     longest = 40.0                     # a first guess for one row's wall time, start included
+    done = []
     for setting in rows:
         need = longest + (60 if 'compile' in setting['levers'] else 0)
         if args.deadline and time.time() + need > args.deadline:
             record('skipped', dict(setting, reason='deadline'))
+            label = setting.get('peer') or '+'.join(setting['levers']) or '-'
             print(f"{setting['batch']:>5} {setting['precision']:>5} {setting['pooling']:>8} "
-                  f"{'+'.join(setting['levers']) or '-':>28}  skipped: the time budget cannot "
-                  f"hold another ~{need:.0f} s row", flush=True)
+                  f"{label:>28}  skipped: the time budget cannot hold another ~{need:.0f} s "
+                  f"row", flush=True)
             continue
         t0 = time.time()
         try:
@@ -467,10 +634,30 @@ def main():
         except subprocess.TimeoutExpired:
             row = dict(setting, error=f'timed out after {args.timeout:.0f} s')
         row['wall_s'] = time.time() - t0
-        if 'compile' not in setting['levers']:
+        if 'compile' not in setting['levers'] and not setting.get('peer'):
             longest = max(longest, row['wall_s'])
-        record('step', row)
+        record('peer' if setting.get('peer') else 'step', row)
         print(fmt_row(row, flops, ceiling, peak), flush=True)
+        done.append(row)
+    for line in peer_ratios(done):
+        record('ratio', dict(line=line))
+        print(line, flush=True)
+
+
+def peer_ratios(rows) -> list:
+    """SoCo's TFLOP/s as a ratio to the ResNet-50 row of the same batch and precision."""
+    peers = {(r['batch'], r['precision']): r for r in rows
+             if r.get('peer') == 'resnet50' and r.get('tflops')}
+    out = []
+    for r in rows:
+        ref = peers.get((r['batch'], r['precision']))
+        if r.get('peer') or not r.get('tflops') or ref is None:
+            continue
+        levers = '+'.join(r['levers']) or 'no lever'
+        out.append(f"SoCo {r['batch']} {r['precision']} {r['pooling']} ({levers}): "
+                   f"{r['tflops']:.3g} TFLOP/s = {r['tflops'] / ref['tflops']:.2f} x the "
+                   f"ResNet-50 row ({ref['tflops']:.3g} TFLOP/s, {ref['img_s']:.1f} images/s)")
+    return out
 
 
 if __name__ == '__main__':

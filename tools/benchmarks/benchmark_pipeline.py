@@ -13,6 +13,16 @@ thread for OpenCV and torch, as in a dataloader worker.  Check ``uptime`` first:
 work halves the figures.
 
     python tools/benchmarks/benchmark_pipeline.py [--samples 300] [--repeats 3]
+
+With ``--loader-workers N [N ...]`` it measures instead the training DataLoader with N worker
+processes, built as training builds it (``benchmark_gpu_throughput.build_loader``: the shipped
+config's ``env_cfg`` applied by mmengine's ``set_multi_processing``, so OpenCV runs one thread per
+worker, then ``Runner.build_dataloader``), and prints samples/s in all and per worker, the
+workers' start-up and first prefetched batches outside the timed window.  ``--data DIR`` takes a
+collection (``train/`` + ``proposals.npz``, e.g. COCO-size photos prepared with
+``benchmark_gpu_throughput.py --prepare-data``) instead of the 500x375 JPEGs::
+
+    python tools/benchmarks/benchmark_pipeline.py --loader-workers 1 2 --data work_dirs/gpu_data
 """
 import argparse
 import os
@@ -176,6 +186,20 @@ def colour_chains():
                 pil=lambda img: pil(Image.fromarray(img[..., ::-1])))
 
 
+def loader_rates(data_root: str, workers, batch: int, batches: int, repeats: int):
+    """Samples/s of the training DataLoader over ``data_root`` per worker count, best of
+    ``repeats`` (each a fresh loader), from ``benchmark_gpu_throughput``'s functions."""
+    import sys
+    sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+    from benchmark_gpu_throughput import build_loader, loader_throughput
+    rows = []
+    for n in workers:
+        runs = [loader_throughput(build_loader(data_root, batch, n, pin_memory=False),
+                                  batch, n, batches, warmup=2) for _ in range(repeats)]
+        rows.append(max(runs, key=lambda r: r['samples_s']))
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser(description='SoCo pipeline throughput, one process')
     parser.add_argument('--samples', type=int, default=300, help='samples per timed run')
@@ -183,7 +207,33 @@ def main():
     parser.add_argument('--images', type=int, default=24, help='distinct images')
     parser.add_argument('--interpolation', default='auto',
                         help="SoCoViews resize: auto, bilinear, area, bicubic")
+    parser.add_argument('--loader-workers', type=int, nargs='+', metavar='N',
+                        help='measure the training DataLoader with N workers instead')
+    parser.add_argument('--loader-batch', type=int, default=32, help='DataLoader batch size')
+    parser.add_argument('--loader-batches', type=int, default=20,
+                        help='timed batches per DataLoader run (at least 2 per worker)')
+    parser.add_argument('--data', help='a collection (train/ + proposals.npz) for the '
+                        'DataLoader instead of the generated JPEGs')
     args = parser.parse_args()
+
+    if args.loader_workers:
+        with tempfile.TemporaryDirectory() as tmp:
+            data_root = args.data or tmp
+            if not args.data:
+                make_images(tmp, args.images)
+            load = os.getloadavg()
+            rows = loader_rates(data_root, args.loader_workers, args.loader_batch,
+                                args.loader_batches, args.repeats)
+        print(f'load average before: {load[0]:.2f} ({os.cpu_count()} cores), after: '
+              f'{os.getloadavg()[0]:.2f}')
+        print(f"training DataLoader over {args.data or f'{args.images} JPEGs 500x375'}, "
+              f'batch {args.loader_batch}, best of {args.repeats}, 3 views')
+        print(f"{'workers':>7} | {'warm-up':>7} | {'timed':>5} | {'samples/s':>9} | "
+              f"{'per worker':>10}")
+        for r in rows:
+            print(f"{r['workers']:>7} | {r['warmup_batches']:>7} | {r['timed_batches']:>5} | "
+                  f"{r['samples_s']:>9.1f} | {r['samples_s_per_worker']:>10.1f}")
+        return
 
     cv2.setNumThreads(1)
     torch.set_num_threads(1)

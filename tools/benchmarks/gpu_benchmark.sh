@@ -13,11 +13,16 @@
 #
 # Steps, in this order: env (GPU, driver, torch, CUDA), build (mmcv 2.0.1 with CUDA ops for the
 # local GPU's architecture, installed with the rest of the OpenMMLab stack into --site, next to
-# the machine's own torch), amp (tests/test_amp_gpu.py: bf16 and fp16 training, a GPU resume),
-# bench (batch 128: tf32, bf16 and fp16 with `single` pooling, bf16 with `original` pooling) and
-# levers (channels_last, cudnn benchmark, torch.compile, ... toggled one at a time on bf16).
-# With --budget (default 720 s = 12 min), a step that the time left cannot hold is skipped, and
-# the benchmark itself stops adding rows at the deadline.
+# the machine's own torch), bench (batch 128, bf16, single pooling, then in the same run the
+# peers at the same batch and precision: torchvision's ResNet-50 and mmselfsup's BYOL; then tf32,
+# fp16 and bf16 `original` rows), profile (torch.profiler over one step: the top 15 kernels by
+# time), levers (ForeachLARS, torch.compile, torchvision's RoIAlign, channels_last, cudnn
+# benchmark, ... toggled one at a time on bf16) and amp (tests/test_amp_gpu.py: bf16 and fp16
+# training, a GPU resume).  With --budget (default 720 s = 12 min), a step the time left cannot
+# hold is skipped, rows are dropped in this order of importance (the SoCo bf16 row and its
+# peers are kept; then the profile; then the levers in order; the extra bench rows go first),
+# plan.txt names what was skipped or dropped, and the benchmark itself stops adding rows at the
+# deadline.
 #
 # Photos: --photos takes folders of images; their selective-search proposals are computed here
 # (that needs opencv-contrib-python, for cv2.ximgproc).  --data takes a collection made earlier
@@ -25,7 +30,8 @@
 # GPU machine without opencv-contrib.
 #
 # Results in --out (default work_dirs/gpu_benchmark/): plan.txt, env.txt, build.log,
-# amp_tests.log, bench.txt + bench.jsonl (the throughput table), levers.txt + levers.jsonl.
+# amp_tests.log, bench.txt + bench.jsonl (the throughput table, the peers, SoCo's TFLOP/s as a
+# ratio to ResNet-50's), profile.txt (the kernel table), levers.txt + levers.jsonl.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -37,7 +43,7 @@ case "${1:-}" in download|run) MODE="$1"; shift ;; esac
 OUT="work_dirs/gpu_benchmark"; SITE="work_dirs/gpu_site"; BUILD="work_dirs/gpu_build"; WHEELS=""; DATA=""; DEMO=""
 PHOTOS=(); BUDGET=""; DRY=0; CORES="$(nproc 2>/dev/null || echo 1)"; PYVER="3.12"
 PY_SET="${PY:-}"; PY="${PY:-python3}"; WORKERS=""; STEPS=20; WARMUP=5; ARCH=""
-usage() { sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "gpu_benchmark: $*" >&2; exit 1; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -90,38 +96,79 @@ fi
 # Measured on one H200 machine (16 cores, 2026-12-04): environment 19 s, wheels 8 s, mmcv build
 # 251 s, the AMP tests 81 s, FLOP count + pipeline ceiling 29 s, a benchmark row 34-38 s
 # (0.36-0.43 s per step at batch 128); the CUDA build scales with the cores that compile it.
+# The peer rows and the profile are not measured yet: upper estimates.
 BUILD_16=260      # wheels + mmcv 2.0.1 with CUDA ops for one architecture, on 16 cores
 STEP_S=0.45       # one training step at batch 128 on an H100/H200-class GPU (upper estimate)
 ROW_START=28      # a benchmark row's own start: a new process, the model, the DataLoader workers
+PEER_S=30         # a peer row (ResNet-50 or BYOL): start, 25 steps, the FLOP count
+PROFILE_S=55      # the profile: start, warm-up, one profiled step, the kernel table
+COMPILE_S=60      # torch.compile's first steps, on top of a row
+# bench: SoCo bf16 single and its peers always (the comparison), then these rows while they fit
+BENCH_EXTRA=("128 fp16 single" "128 tf32 single" "128 bf16 original")
+# levers: the base row, then each lever toggled, then all on (benchmark_gpu_throughput.py order)
+LEVER_ROWS=(base foreach_lars compile tv_roi_align channels_last cudnn_benchmark non_blocking sgd
+  pageable all-on)
 row_s() { awk -v n="$(( WARMUP + STEPS ))" -v s="$STEP_S" -v r="$ROW_START" \
   'BEGIN { printf "%d", r + n * s + 0.999 }'; }
+lever_row_s() { case "$1" in compile|all-on) echo $(( $(row_s) + COMPILE_S )) ;; *) row_s ;; esac; }
+bench_core() { echo $(( 35 + $(row_s) + 2 * PEER_S )); }  # FLOP count + ceiling, 1 row, 2 peers
 est() {
   case "$1" in
     env) echo 20 ;;
     build) echo $(( 10 + BUILD_16 * 16 / CORES )) ;;       # wheels, then the compile
+    bench) echo $(( $(bench_core) + ${#BENCH_EXTRA[@]} * $(row_s) )) ;;
+    profile) echo "$PROFILE_S" ;;
+    levers) local t=0 r; for r in "${LEVER_ROWS[@]}"; do t=$(( t + $(lever_row_s "$r") )); done
+            echo "$t" ;;
     amp) echo 100 ;;                                       # 3 demo runs of 8 steps, 1 resume
-    bench) echo $(( 35 + 4 * $(row_s) )) ;;                # FLOP count, pipeline ceiling, 4 rows
-    levers) echo $(( 8 * $(row_s) + 90 )) ;;               # 7 toggles + base; compile warms up
   esac
 }
-min_need() {  # the benchmark steps add rows until their deadline: they start if one row fits
+min_need() {  # the benchmark steps add rows until their deadline: they start if their core fits
   case "$1" in
-    bench) echo $(( 35 + $(row_s) )) ;;
-    levers) echo $(( 2 * $(row_s) )) ;;
+    bench) bench_core ;;
+    levers) echo $(( 2 * $(row_s) )) ;;                    # the base row and one lever
     *) est "$1" ;;
   esac
 }
-STEPS_ALL=(env build amp bench levers)
-plan() {  # with a budget, a step that does not fit is skipped; the benchmark takes what is left
-  local total=0 t note
+STEPS_ALL=(env build bench profile levers amp)
+# rows_fit SECONDS NAME... : how many of the rows, in order, the seconds hold (bench extras, levers)
+rows_fit() {
+  local left="$1" n=0 r t; shift
+  for r in "$@"; do
+    if [ "${KIND:-}" = levers ]; then t=$(lever_row_s "$r"); else t=$(row_s); fi
+    [ "$t" -gt "$left" ] && break
+    left=$(( left - t )); n=$(( n + 1 ))
+  done
+  echo "$n"
+}
+BENCH_KEEP=${#BENCH_EXTRA[@]}; LEVER_KEEP=${#LEVER_ROWS[@]}
+plan() {  # with a budget, a step that does not fit is skipped, and rows that do not fit dropped
+  local total=0 t note left keep r
   echo "plan (estimates on $CORES cores; budget ${BUDGET:-none} s):"
   for s in "${STEPS_ALL[@]}"; do
     t=$(est "$s"); note=""
-    if [ -n "$BUDGET" ] && [ $(( total + t )) -gt "$BUDGET" ]; then
-      if { [ "$s" = bench ] || [ "$s" = levers ]; } && [ $(( BUDGET - total )) -ge "$(min_need "$s")" ]; then
-        t=$(( BUDGET - total )); note="  (only the rows the time left holds)"
+    # bench's extra rows (measured before) rank after the profile and the whole lever sweep
+    if [ -n "$BUDGET" ] && [ "$s" = bench ] && [ $(( total + t + $(est profile) + $(est levers) )) -gt "$BUDGET" ]; then
+      left=$(( BUDGET - total ))
+      if [ "$left" -ge "$(min_need bench)" ]; then
+        keep=$(KIND=bench rows_fit $(( left - $(bench_core) - $(est profile) - $(est levers) )) \
+          "${BENCH_EXTRA[@]}")
+        BENCH_KEEP=$keep; t=$(( $(bench_core) + keep * $(row_s) ))
+        [ "$keep" -lt "${#BENCH_EXTRA[@]}" ] && \
+          note="  (rows dropped: $(printf '%s, ' "${BENCH_EXTRA[@]:$keep}" | sed 's/, $//'))"
       else
-        printf '  %-7s skipped (needs ~%d s, %d s left)\n' "$s" "$t" $(( BUDGET - total ))
+        printf '  %-7s skipped (needs ~%d s, %d s left)\n' "$s" "$(min_need bench)" "$left"
+        continue
+      fi
+    elif [ -n "$BUDGET" ] && [ $(( total + t )) -gt "$BUDGET" ]; then
+      left=$(( BUDGET - total ))
+      if [ "$s" = levers ] && [ "$left" -ge "$(min_need levers)" ]; then
+        keep=$(KIND=levers rows_fit "$left" "${LEVER_ROWS[@]}")
+        LEVER_KEEP=$keep; t=0
+        for r in "${LEVER_ROWS[@]:0:$keep}"; do t=$(( t + $(lever_row_s "$r") )); done
+        note="  (rows dropped: $(printf '%s, ' "${LEVER_ROWS[@]:$keep}" | sed 's/, $//'))"
+      else
+        printf '  %-7s skipped (needs ~%d s, %d s left)\n' "$s" "$t" "$left"
         continue
       fi
     fi
@@ -131,7 +178,8 @@ plan() {  # with a budget, a step that does not fit is skipped; the benchmark ta
   echo "  total   $total s"
 }
 mkdir -p "$OUT"
-plan | tee "$OUT/plan.txt"
+plan > "$OUT/plan.txt"      # not in a pipe: plan() sets BENCH_KEEP for the bench step
+cat "$OUT/plan.txt"
 [ "$DRY" = 1 ] && exit 0
 
 START=$SECONDS
@@ -221,11 +269,19 @@ prepare_data() {
 bench_common() { echo --data "$DATA" --workers "$WORKERS" --steps "$STEPS" --warmup "$WARMUP"; }
 
 step_bench() {
-  log "bench: batch 128, tf32/bf16/fp16 single, bf16 original -> bench.txt, bench.jsonl"
+  local rows=(--row 128 bf16 single) r
+  for r in "${BENCH_EXTRA[@]:0:$BENCH_KEEP}"; do rows+=(--row $r); done
+  log "bench: SoCo batch 128 bf16 single, ResNet-50 and BYOL peers, ${BENCH_KEEP} more rows -> bench.txt, bench.jsonl"
   # shellcheck disable=SC2046
   "$PY" tools/benchmarks/benchmark_gpu_throughput.py $(bench_common) $(deadline_args) \
-    --row 128 tf32 single --row 128 bf16 single --row 128 fp16 single --row 128 bf16 original \
-    --out "$OUT/bench.jsonl" 2>&1 | tee "$OUT/bench.txt"
+    "${rows[@]}" --peers resnet50 byol --out "$OUT/bench.jsonl" 2>&1 | tee "$OUT/bench.txt"
+}
+
+step_profile() {
+  log "profile: torch.profiler over one step, batch 128, bf16, single -> profile.txt"
+  # shellcheck disable=SC2046
+  "$PY" tools/benchmarks/benchmark_gpu_throughput.py $(bench_common) --row 128 bf16 single \
+    --profile "$OUT/profile.txt" --out "$OUT/profile.jsonl" 2>&1 | tail -20
 }
 
 step_levers() {
@@ -240,8 +296,9 @@ if [ -z "$DEMO" ] && [ -n "$DATA" ] && [ -f "$DATA/demo/proposals.npz" ]; then D
 fits env && step_env
 fits build && step_build
 stack_ok || die "mmcv's CUDA ops are not built; nothing else can run"
-fits amp && step_amp
 prepare_data
 fits bench && step_bench
+fits profile && step_profile
 fits levers && step_levers
+fits amp && step_amp
 log "done; results in $OUT"
