@@ -21,6 +21,7 @@ order rotated per image, so that load from other work slows all of them alike.
     python $B --dataset train.json --format coco --images DIR/train
     python $B --sweep --limit 20 ...   # other settings too (trade-off)
     python $B --skip-proposals --skip-pipeline   # the file at 1.28M images
+    python $B --scale-table DATA --max-images 60  # each scale vs the original, 4 sets
 
 ``selectivesearch`` is a benchmark-only dependency (``pip install --no-deps --target
 work_dirs/ssbench selectivesearch==0.4``, then ``PYTHONPATH=work_dirs/ssbench``; it needs
@@ -380,6 +381,82 @@ def run_proposals(args) -> dict:
     return out
 
 
+# ------------------------------------------------------------------------------ scale table
+#: the shared detection sets under one folder (docs/benchmarks.md#datasets): name -> arguments of
+#: load_labelled_set.  CamVid has label masks, no boxes: it cannot measure box recall.
+SHARED_SETS = {
+    'coco128': dict(dataset='coco128', fmt='yolo', images='coco128/images',
+                    annotations='coco128/object_detection/labels'),
+    'raccoon': dict(dataset='raccoon', fmt='voc'),
+    'kangaroo': dict(dataset='kangaroo', fmt='voc'),
+    'bccd': dict(dataset='bccd', fmt='voc'),
+}
+SCALES = (150, 175, 200, 225, 250, 275, 300)
+
+
+def run_scale_table(args) -> dict:
+    """Every ``--scales`` value of the default segmentation against the original, per shared set.
+
+    Per set, the same ``--max-images`` images (evenly spread) go through every scale and the
+    original, interleaved image by image.  Prints per set and scale the speed-up over the
+    original and the recall (kept boxes, all and eligible annotated boxes) next to the
+    original's, then the fastest scale whose recall is at least the original's on every set.
+    """
+    import cv2
+
+    from data_prep.filters import BoxFilter
+    from data_prep.selective_search import SelectiveSearch
+    cv2.setNumThreads(1)
+    default = SelectiveSearch()
+    baseline = None if args.no_baseline else pure_python_baseline(
+        default.sigma, default.k[0], default.min_size)
+    if baseline is None:
+        print('(no original: selectivesearch not importable or --no-baseline; recall only)')
+    table = {}
+    for name in args.sets:
+        spec = SHARED_SETS[name]
+        root = args.shared_sets
+        samples = load_labelled_set(
+            osp.join(root, spec['dataset']), spec['fmt'],
+            osp.join(root, spec['images']) if 'images' in spec else None,
+            osp.join(root, spec['annotations']) if 'annotations' in spec else None,
+            limit=args.limit)
+        if not samples:
+            raise ValueError(f'{osp.join(root, spec["dataset"])}: no image with boxes')
+        methods = [Method(f'scale {sc}', SelectiveSearch(scale=sc), dict(scale=sc))
+                   for sc in args.scales]
+        if baseline is not None:
+            methods.append(Method(ORIGINAL, baseline, {}))
+        print(f'\n== {name}: {len(samples)} images, scales {args.scales}'
+              f'{" and the original" if baseline else ""}, interleaved', flush=True)
+        table[name] = {r['name']: r for r in evaluate(methods, samples, args.repeats,
+                                                      BoxFilter(), progress=args.progress)}
+    print(f"\n{'set':10s} {'scale':>5s} {'s/img':>7s} {'speed-up':>8s} {'kept':>6s} "
+          f"{'R kept':>6s} {'orig':>6s} {'R elig':>6s} {'orig':>6s}")
+    for name, rows in table.items():
+        orig = rows.get(ORIGINAL)
+        for sc in args.scales:
+            r = rows[f'scale {sc}']
+            speed = (f"{orig['seconds_per_image'] / r['seconds_per_image']:7.1f}x" if orig
+                     else '       -')
+            print(f"{name:10s} {sc:5d} {r['seconds_per_image']:7.3f} {speed} "
+                  f"{r['kept_per_image']:6.1f} {r['recall_kept']:6.3f} "
+                  f"{orig['recall_kept'] if orig else float('nan'):6.3f} "
+                  f"{r['recall_kept_eligible']:6.3f} "
+                  f"{orig['recall_kept_eligible'] if orig else float('nan'):6.3f}")
+    out = dict(sets=table, scales=list(args.scales))
+    if all(ORIGINAL in rows for rows in table.values()):
+        for key in ('recall_kept', 'recall_kept_eligible'):
+            keeps = [sc for sc in args.scales if all(
+                rows[f'scale {sc}'][key] >= rows[ORIGINAL][key] for rows in table.values())]
+            fastest = min(keeps, default=None, key=lambda sc: sum(
+                rows[f'scale {sc}']['seconds_per_image'] for rows in table.values()))
+            out[f'fastest_keeping_{key}'] = fastest
+            print(f'fastest scale with {key} >= the original on every set: '
+                  f'{fastest if fastest is not None else "none"}')
+    return out
+
+
 # ------------------------------------------------------------------------------ pipeline
 def run_pipeline(args) -> dict:
     """End-to-end images/s of generate_proposals (decode + search + filter + files)."""
@@ -531,6 +608,16 @@ def main(argv=None) -> int:
     parser.add_argument('--setting', action='append', metavar='JSON',
                         help='also time this SelectiveSearch setting, e.g. '
                         '\'{"scale": 400, "k": [300, 150]}\' (repeatable)')
+    parser.add_argument('--scale-table', metavar='DATA', dest='shared_sets',
+                        help='instead of the other measurements: every --scales value against '
+                        'the original on the shared sets in DATA (coco128, raccoon, kangaroo, '
+                        'bccd), speed-up and recall per set and scale')
+    parser.add_argument('--scales', type=int, nargs='+', default=list(SCALES),
+                        help='segmentation scales (longer side, px) of --scale-table')
+    parser.add_argument('--sets', nargs='+', choices=list(SHARED_SETS),
+                        default=list(SHARED_SETS), help='shared sets of --scale-table')
+    parser.add_argument('--max-images', type=int, dest='limit',
+                        help='same as --limit: this many images per set, evenly spread')
     parser.add_argument('--progress', action='store_true', help='progress on stderr')
     parser.add_argument('--no-baseline', action='store_true',
                         help='skip the pure-Python selectivesearch package')
@@ -549,6 +636,9 @@ def main(argv=None) -> int:
     print(f'load average at start: {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}')
     figures = dict(load_start=load0)
     try:
+        if args.shared_sets:
+            figures['scale_table'] = run_scale_table(args)
+            args.skip_proposals = args.skip_pipeline = args.skip_storage = True
         if not args.skip_proposals:
             figures['proposals'] = run_proposals(args)
         if not args.skip_pipeline:
