@@ -19,6 +19,9 @@ then one row per (batch, pooling).
     .venv/bin/python tools/benchmarks/benchmark_soco_step.py                 # CPU, batch 2 and 8
     .venv/bin/python tools/benchmarks/benchmark_soco_step.py --device cuda   # on a GPU
     .venv/bin/python tools/benchmarks/benchmark_soco_step.py --ema           # target update only
+    # default vs levers, one process, interleaved steps
+    .venv/bin/python tools/benchmarks/benchmark_soco_step.py --batches 2 --compare-levers \\
+        foreach_lars channels_last
 """
 import argparse
 import json
@@ -186,6 +189,51 @@ def ema_update_times(device: str, repeats: int = 20) -> None:
         print(f'  {name:<45} {median * 1e3:8.2f} ms')
 
 
+def compare_levers(levers, batch: int, steps: int, warmup: int, work: str, device: str) -> dict:
+    """The default step against the step with ``levers``, in one process, steps interleaved.
+
+    Both models start from the same weights and train on the same batches (the real data path)
+    with the shipped LARS settings; their steps alternate (A B, then B A, ...) so that load from
+    other work hits both alike.  ``levers`` are those of ``benchmark_gpu_throughput.py``
+    (``foreach_lars``, ``channels_last``, ``compile``, ``tv_roi_align``).  Returns the median
+    step times and their ratio.
+    """
+    import statistics
+
+    import torch
+    from mmengine.optim import build_optim_wrapper
+
+    sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+    from benchmark_gpu_throughput import apply_levers, build_model, optim_wrapper_cfg
+    batches = pipeline_batches(batch, steps + warmup, work)
+    models, wrappers = {}, {}
+    for name, lv in (('default', []), ('levers', list(levers))):
+        torch.manual_seed(0)
+        model = build_model('single', device, levers=lv)
+        apply_levers(model, lv)
+        models[name] = model.train()
+        wrappers[name] = build_optim_wrapper(
+            model, optim_wrapper_cfg(batch, 'fp32', foreach_lars='foreach_lars' in lv))
+    sync = torch.cuda.synchronize if device.startswith('cuda') else (lambda: None)
+    times = {name: [] for name in models}
+    for i in range(warmup + steps):
+        inputs, samples = batches[i]
+        for name in (('default', 'levers') if i % 2 == 0 else ('levers', 'default')):
+            model = models[name]
+            t0 = time.perf_counter()
+            loss, _ = model.parse_losses(model.loss([x.to(device) for x in inputs],
+                                                    [s.to(device) for s in samples]))
+            wrappers[name].update_params(loss)
+            loss.item()
+            sync()
+            if i >= warmup:
+                times[name].append(time.perf_counter() - t0)
+    median = {name: statistics.median(t) for name, t in times.items()}
+    return dict(batch=batch, levers=list(levers), steps=steps, warmup=warmup,
+                default_s=median['default'], levers_s=median['levers'],
+                speedup=median['default'] / median['levers'], threads=torch.get_num_threads())
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--device', default='cpu')
@@ -198,6 +246,10 @@ def main():
                         '(default: a temporary folder)')
     parser.add_argument('--ema', action='store_true',
                         help='time the target-network update only (fused vs per tensor)')
+    parser.add_argument('--compare-levers', nargs='+', metavar='LEVER',
+                        help='instead: the default step against the step with these levers '
+                        '(foreach_lars channels_last compile tv_roi_align), one process, steps '
+                        'interleaved, shipped LARS; the first of --batches')
     parser.add_argument('--one', nargs=2, metavar=('BATCH_FILE', 'POOLING'),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -207,6 +259,15 @@ def main():
         return
     if args.ema:
         ema_update_times(args.device)
+        return
+    if args.compare_levers:
+        with tempfile.TemporaryDirectory() as tmp:
+            r = compare_levers(args.compare_levers, args.batches[0], args.steps, args.warmup,
+                               args.work_dir or tmp, args.device)
+        print(f"SoCo R50-FPN step, batch {r['batch']}, device {args.device}, {r['threads']} "
+              f"threads, shipped LARS, median of {r['steps']} interleaved steps after "
+              f"{r['warmup']} warm-up: default {r['default_s']:.3f} s, with "
+              f"{'+'.join(r['levers'])} {r['levers_s']:.3f} s, speed-up {r['speedup']:.2f}x")
         return
     import torch
 
