@@ -26,8 +26,10 @@ peers = _load('benchmark_peers')
 
 @pytest.mark.parametrize('peer', ['resnet50', 'byol'])
 def test_peer_row_trains_and_reports_throughput(peer):
-    row = peers.run_peer(dict(peer=peer, device='cpu', precision='fp32', batch=2, size=32,
-                              steps=1, warmup=1))
+    # in its own process, as the benchmark runs a row (no registry scope set by the tests)
+    row = bench.run_subprocess(dict(peer=peer, device='cpu', precision='fp32', batch=2, size=32,
+                                    steps=1, warmup=1), timeout=600)
+    assert 'error' not in row, row.get('stderr_tail')
     assert row['finite'] and row['img_s'] > 0 and row['tflops'] > 0
     # FLOPs per image: forward + backward ~ 3x the forward; ResNet-50's forward is 4.1 G
     # multiply-adds (8.2 GFLOP) at 224 px, so about 24.6 * (32 / 224)^2 GFLOP per image and view;

@@ -76,10 +76,13 @@ def byol_step(device: str, precision: str, batch: int, size: int = 224):
     import torch
     from mmengine.logging import MessageHub
     from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import DefaultScope
     from mmselfsup.registry import MODELS
     from mmselfsup.structures import SelfSupDataSample
 
     from mmsoco.engine.amp import amp_optim_wrapper
+    if not DefaultScope.check_instance_created('byol-peer'):   # LARS is found in mmselfsup's
+        DefaultScope.get_instance('byol-peer', scope_name='mmselfsup')
     model_cfg, wrapper_cfg = byol_model_cfg()
     hub = MessageHub.get_current_instance()
     hub.update_info('max_iters', 100000)
