@@ -75,11 +75,15 @@ class Arm:
             pretraining (``scratch``, ``init``).
         init (bool): Whether it starts from the ``--init`` model (``init*`` arms): without a
             method it is fine-tuned as it is, with one the method continues from it.
+        tasks (tuple[str]): The tasks (``--task``) it serves. Defaults to both.
+        default (bool): Whether a run that names no ``--arms`` has it. Defaults to True.
     """
 
     name: str
     method: Optional[str] = None
     init: bool = False
+    tasks: Tuple[str, ...] = ('det', 'seg')
+    default: bool = True
 
 
 def transfer_backbone(src: str, dst: str, cfg, study) -> dict:
@@ -102,6 +106,18 @@ def _soco_config(data: PretrainData, **budget):
 def _byol_config(data: PretrainData, **budget):
     from .configs import byol_config
     return byol_config(data.image_root, data.list_file, **budget)
+
+
+def _dense_method(name: str) -> Method:
+    """PLR or EDMoCo (:mod:`mmsoco.study.dense_arms`): an encoder-decoder as the segmenter's."""
+    def config(data: PretrainData, **budget):
+        from .dense_arms import dense_config
+        return dense_config(name, data.image_root, data.list_file, **budget)
+
+    def transfer(src: str, dst: str, cfg, study) -> dict:
+        from .dense_arms import transfer_dense
+        return transfer_dense(src, dst, cfg, study)
+    return Method(name, config, transfer)
 
 
 #: pretraining method -> :class:`Method`
@@ -136,9 +152,15 @@ def register_arm(arm: Arm) -> Arm:
 
 register_method(Method('soco', _soco_config, transfer_soco, proposals=True))
 register_method(Method('byol', _byol_config, transfer_backbone))
+register_method(_dense_method('plr'))
+register_method(_dense_method('edmoco'))
 for _arm in (Arm('soco', 'soco'), Arm('byol', 'byol'), Arm('scratch'), Arm('init', init=True),
              Arm('init+soco', 'soco', init=True), Arm('init+byol', 'byol', init=True)):
     register_arm(_arm)
+# the dense pretext arms pretrain a segmentation decoder: --task seg, named in --arms
+for _name in ('plr', 'edmoco'):
+    register_arm(Arm(_name, _name, tasks=('seg', ), default=False))
+    register_arm(Arm(f'init+{_name}', _name, init=True, tasks=('seg', ), default=False))
 
 
 def all_arms() -> Tuple[str, ...]:
@@ -146,10 +168,11 @@ def all_arms() -> Tuple[str, ...]:
     return tuple(ARM_TABLE)
 
 
-def default_arms(with_init: bool = False) -> List[str]:
-    """The arms of a run that names none: every arm not starting from ``--init``, and with
-    ``with_init`` the ``init*`` arms too."""
-    return [a.name for a in ARM_TABLE.values() if with_init or not a.init]
+def default_arms(with_init: bool = False, task: str = 'det') -> List[str]:
+    """The arms of a ``task`` run that names none: every default arm of the task not starting
+    from ``--init``, and with ``with_init`` the ``init*`` arms too."""
+    return [a.name for a in ARM_TABLE.values()
+            if a.default and task in a.tasks and (with_init or not a.init)]
 
 
 def method(arm: str) -> Optional[str]:
@@ -165,9 +188,11 @@ def starts_from_weights(arm: str) -> bool:
 
 #: the arms at import (the study's own; :func:`all_arms` also has any registered later)
 ARMS = tuple(default_arms())
-INIT_ARMS = tuple(a for a in ARM_TABLE if ARM_TABLE[a].init)
+INIT_ARMS = tuple(a for a in ARM_TABLE if ARM_TABLE[a].init and ARM_TABLE[a].default)
+#: the arms of --task seg a run names itself (``--arms``)
+SEG_ONLY_ARMS = tuple(a for a in ARM_TABLE if ARM_TABLE[a].tasks == ('seg', ))
 ALL_ARMS = all_arms()
 
 __all__ = ['PretrainData', 'Method', 'Arm', 'METHODS', 'ARM_TABLE', 'register_method',
            'register_arm', 'transfer_backbone', 'transfer_soco', 'all_arms', 'default_arms',
-           'method', 'starts_from_weights', 'ARMS', 'INIT_ARMS', 'ALL_ARMS']
+           'method', 'starts_from_weights', 'ARMS', 'INIT_ARMS', 'ALL_ARMS', 'SEG_ONLY_ARMS']

@@ -27,7 +27,7 @@ import sys
 
 from mmengine.config import DictAction
 
-from .arms import INIT_ARMS, METHODS, all_arms, default_arms
+from .arms import INIT_ARMS, METHODS, SEG_ONLY_ARMS, all_arms, default_arms
 from .study import default_workers
 
 SEG_USAGE = 'run --task seg needs --seg-data DIR and --seg-classes NAME ... (or a file of names)'
@@ -48,7 +48,8 @@ def _run_parser(sub):
                    '(seg runs are named seg-<model>[-<name>])')
     p.add_argument('--arms', nargs='+', default=None, choices=all_arms(),
                    help=f'default: {" ".join(default_arms())}, and {" ".join(INIT_ARMS)} with '
-                   '--init')
+                   f'--init; --task seg also takes {" ".join(SEG_ONLY_ARMS)} (dense pretext '
+                   'tasks that pretrain the decoder, docs/dense_pretext.md)')
     p.add_argument('--init', default=None, metavar='CKPT',
                    help='an existing model (torchvision ResNet, mmselfsup/mmpretrain, mmsoco or '
                    'original SoCo checkpoint): adds the arms init (fine-tuned as it is), '

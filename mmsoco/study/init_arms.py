@@ -18,8 +18,10 @@ from typing import Dict
 
 import torch
 
-#: pretraining method -> the output of stage ``init_start`` that starts it from ``--init``
-INIT_STARTS = {'soco': 'checkpoint', 'byol': 'byol_start'}
+#: pretraining method -> the output of stage ``init_start`` that starts it from ``--init``; None:
+#: a stage of its own, ``init_start_<method>``, through the start converter of any mmsoco
+#: algorithm (:func:`~mmsoco.converters.init_checkpoint.convert_init_state`)
+INIT_STARTS = {'soco': 'checkpoint', 'byol': 'byol_start', 'plr': None, 'edmoco': None}
 #: The BYOL model's target network (mmselfsup ``CosineEMA(nn.Sequential(backbone, neck))``).
 BYOL_TARGET_BACKBONE = 'target_net.module.0.'
 
@@ -126,7 +128,35 @@ class InitArms:
 
     def load_from(self, method: str) -> str:
         """The start of a ``method`` run continued from the source (``init+<method>``)."""
+        if INIT_STARTS[method] is None:
+            return self.method_start(method).outputs['checkpoint']
         return self.start().outputs[INIT_STARTS[method]]
+
+    def method_start(self, method: str):
+        """Stage ``init_start_<method>``: the source as the start of the study's ``method`` model
+        (PLR, EDMoCo: the encoder-decoder's ResNet, and EDMoCo's key encoder; the decoder
+        fresh), checked strictly.
+
+        Returns:
+            StageRecord: outputs ``checkpoint``, ``new`` modules, ``mapped``/``left_out`` counts.
+        """
+        dst = osp.join(self.work, 'checkpoints', f'init_r{self.depth}_{method}-start.pth')
+        cfg = self.pretrain_config(method, osp.join(self.work, 'pretrain'))
+
+        def run():
+            from mmsoco.converters.builder import build_model_from_cfg
+            from mmsoco.converters.init_checkpoint import convert_init_state, save_init_checkpoint
+            from mmsoco.converters.init_layouts import read_checkpoint
+            os.makedirs(osp.dirname(dst), exist_ok=True)
+            conv = convert_init_state(read_checkpoint(self.init),
+                                      build_model_from_cfg(cfg, 'mmselfsup'), self.init)
+            self.log(conv.summary())
+            save_init_checkpoint(conv, dst, meta=dict(source=self.init))
+            return dict(checkpoint=dst, new=conv.new, mapped=len(conv.mapped),
+                        left_out=len(conv.left_out))
+        return self.book.run(f'init_start_{method}', dict(
+            self.stage_settings, init=self.fingerprint, method=method,
+            model=cfg.model.to_dict()), run)   # the model the start is for
 
     def converts_as_soco(self) -> bool:
         """Whether the ``init`` arm goes downstream as SoCo does (backbone, FPN, box head: the

@@ -95,10 +95,15 @@ class StudySettings:
         self.pretrain_images = [osp.abspath(p) for p in self.pretrain_images]
         self.work_dir = osp.abspath(self.work_dir)
         if self.arms is None:
-            self.arms = default_arms(with_init=self.init is not None)
+            self.arms = default_arms(with_init=self.init is not None, task=self.task)
         unknown = [a for a in self.arms if a not in ARM_TABLE]
         if unknown or not self.arms:
             raise ValueError(f'arms must be chosen from {all_arms()}, got {self.arms}')
+        other = [a for a in self.arms if self.task not in ARM_TABLE[a].tasks]
+        if other:
+            raise ValueError(f'the arms {other} serve --task {ARM_TABLE[other[0]].tasks[0]} '
+                             f'only (they pretrain a segmentation decoder), not --task '
+                             f'{self.task}')
         self.arms = [a for a in ARM_TABLE if a in self.arms]  # fixed order
         if self.init is not None:
             self.init = osp.abspath(self.init)
