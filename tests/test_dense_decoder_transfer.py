@@ -96,3 +96,16 @@ def test_soco2mmseg_writes_backbone_and_decoder(tmp_path, run_tool, capsys):
                        r"decoder but the config's decode head is PSPHead"):
         run_tool(f'{REPO}/tools/model_converters/soco2mmseg.py', src, dst, '--config',
                  f'{REPO}/configs/segmentation/{PSP}')
+
+
+def test_source_target_converts_edmocos_key_encoder():
+    state = pretext_state('edmoco_r50-d8_psp.py')
+    conv = convert_dense_state_dict(state, source='target')
+    assert conv.counts == (318, 30)
+    assert torch.equal(conv.state_dict['decode_head.bottleneck.conv.weight'],
+                       state['encoder_k.module.0.decode_head.bottleneck.conv.weight'])
+    assert dict(conv.left_out)['backbone.backbone.conv1.weight'].startswith(
+        'the query encoder-decoder')
+    with pytest.raises(SoCoCheckpointError, match='--source target converts the key encoder of '
+                       r'EDMoCo .*this checkpoint has none \(PLR\)'):
+        convert_dense_state_dict(pretext_state('plr_r50-d16_fcn-d6.py'), source='target')
