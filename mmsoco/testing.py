@@ -4,8 +4,8 @@ import copy
 import numpy as np
 import torch
 from mmengine.config import Config
-from mmselfsup.structures import SelfSupDataSample
 
+from mmsoco.host import DataSample
 from mmsoco.utils.package_files import CHECKOUT_DIR, config_path
 
 #: The checkout root, for tests that run tools and test configs of a checkout.  Model configs are
@@ -52,7 +52,7 @@ def make_sample(view_bboxes, valid=None):
     (``valid``: (K,), the same in every view), one box set per view."""
     view_bboxes = torch.as_tensor(np.asarray(view_bboxes, dtype=np.float32))
     v, k, _ = view_bboxes.shape
-    sample = SelfSupDataSample()
+    sample = DataSample()
     sample.set_field(view_bboxes, 'view_bboxes')
     sample.set_field(torch.arange(k).repeat(v, 1), 'proposal_ids')
     valid = torch.ones(k, dtype=torch.bool) if valid is None else torch.as_tensor(valid).bool()

@@ -155,7 +155,8 @@ def ema_update_times(device: str, repeats: int = 20) -> None:
     """Time one target update of the R50-FPN SoCo: fused vs mmselfsup's per-tensor CosineEMA."""
     import torch
     import torch.nn as nn
-    from mmselfsup.models.utils import CosineEMA
+
+    from mmsoco.host import CosineEMA   # mmselfsup's (the default host); the same loop on both
 
     model = build(shipped_model_cfg()).to(device)
     online = nn.ModuleDict(model._online_network())

@@ -1,7 +1,8 @@
 """Precise BN before each evaluation, as Detectron2's ``TEST.PRECISE_BN`` for mmdet detectors.
 
-mmcls ships :class:`mmcls.engine.hooks.PreciseBNHook` (from pycls).  Its schedule and averaging
-are what the SoCo release uses, but four details stop it from working on an mmdet detector run:
+mmcls and mmpretrain ship ``PreciseBNHook`` (from pycls; the host's is used, :mod:`mmsoco.host`).
+Its schedule and averaging are what the SoCo release uses, but four details stop it from working
+on an mmdet detector run:
 
 1. It reads ``loader.batch_size``, which is ``None`` when a batch sampler builds the batches (every
    mmdet config uses ``AspectRatioBatchSampler``): the hook dies with a TypeError.
@@ -25,8 +26,6 @@ import logging
 from typing import Iterator, Optional
 
 import torch
-from mmcls.engine.hooks import PreciseBNHook
-from mmcls.engine.hooks.precise_bn_hook import scaled_all_reduce
 from mmengine.dist import get_world_size
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
@@ -34,6 +33,7 @@ from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop, Runner
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from mmsoco.host import PreciseBNHook, scaled_all_reduce
 from mmsoco.registry import HOOKS
 
 

@@ -1,8 +1,7 @@
 """Encoder-decoder MoCo (EDMoCo): MoCo v2 on the globally pooled output of an encoder-decoder."""
 from typing import List, Optional, Union
 
-from mmselfsup.models.algorithms.moco import MoCo
-
+from mmsoco.host import MoCo
 from mmsoco.registry import MODELS
 
 

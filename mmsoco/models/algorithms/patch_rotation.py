@@ -3,10 +3,9 @@ from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
-from mmselfsup.models.algorithms.base import BaseModel
-from mmselfsup.structures import SelfSupDataSample
 
 from mmsoco.datasets.transforms.patch_rotation import IGNORE_INDEX
+from mmsoco.host import BaseModel, DataSample
 from mmsoco.registry import MODELS
 
 #: Rotations by 0, 90, 180 and 270 degrees.
@@ -65,12 +64,12 @@ class PatchRotation(BaseModel):
         return (self.backbone(inputs[0]), )
 
     def loss(self, inputs: List[torch.Tensor],
-             data_samples: List[SelfSupDataSample], **kwargs) -> Dict[str, torch.Tensor]:
+             data_samples: List[DataSample], **kwargs) -> Dict[str, torch.Tensor]:
         """Per-cell cross-entropy of the rotation angle.
 
         Args:
             inputs (list[Tensor]): One view, shape (N, 3, H, W): the rotated patches.
-            data_samples (list[SelfSupDataSample]): ``pseudo_label.patch_rot`` of each, (H, W).
+            data_samples (list[DataSample]): ``pseudo_label.patch_rot`` of each, (H, W).
 
         Returns:
             dict[str, Tensor]: ``loss`` and ``acc`` (angle accuracy over the labelled cells).

@@ -7,8 +7,7 @@ from typing import Iterator, Optional
 import torch
 import torch.nn as nn
 from mmengine.logging import MessageHub, MMLogger
-from mmselfsup.models.utils import CosineEMA
-
+from mmsoco.host import CosineEMA
 from mmsoco.registry import MODELS
 
 
@@ -25,8 +24,8 @@ class _DropMessage(logging.Filter):
 @contextmanager
 def _without_ema_momentum_warning() -> Iterator[None]:
     # mmengine's ExponentialMovingAverage warns for momentum > 0.5 because *its* momentum weighs
-    # the online model; CosineEMA's (and BYOL's, and SoCo's) weighs the target, where 0.99 is
-    # right, so that one message is dropped.
+    # the online model; SoCo's (as BYOL's, and mmselfsup's CosineEMA's) weighs the target, where
+    # 0.99 is right, so that one message is dropped.
     logger = MMLogger.get_current_instance()
     drop = _DropMessage('The value of momentum in EMA is usually a small number')
     logger.addFilter(drop)
@@ -38,7 +37,7 @@ def _without_ema_momentum_warning() -> Iterator[None]:
 
 @MODELS.register_module()
 class CosineMomentumEMA(CosineEMA):
-    """mmselfsup's :class:`CosineEMA` (BYOL's momentum schedule), updated in one fused pass.
+    """The host's :class:`CosineEMA` (BYOL's momentum schedule), updated in one fused pass.
 
     After step ``k`` of ``K`` (the run's ``max_iters``) each target parameter becomes
 
@@ -47,13 +46,18 @@ class CosineMomentumEMA(CosineEMA):
         m_k = m_1 - (m_1 - m_0) (\\cos(\\pi k / K) + 1) / 2
 
     so ``m`` rises from ``momentum`` (:math:`m_0`, 0.99 in SoCo) to ``end_momentum``
-    (:math:`m_1`, 1) along a cosine; ``momentum`` weighs the *target*, as in CosineEMA, BYOL and
-    MoCo.  The first update copies the online weights (the target was initialized on its own).
-    ``steps`` is :class:`~mmengine.model.BaseAveragedModel`'s buffer, saved in checkpoints, so a
-    resumed run continues the schedule where it stopped.  The averaged copy never requires grad.
+    (:math:`m_1`, 1) along a cosine; ``momentum`` weighs the *target*, as in BYOL, MoCo and
+    mmselfsup's CosineEMA.  The first update copies the online weights (the target was
+    initialized on its own).  ``steps`` is :class:`~mmengine.model.BaseAveragedModel`'s buffer,
+    saved in checkpoints, so a resumed run continues the schedule where it stopped.  The averaged
+    copy never requires grad.
 
     What differs from :class:`CosineEMA`, and why:
 
+    - ``momentum`` weighs the target on both hosts.  mmselfsup's CosineEMA means the same, but
+      mmpretrain's follows mmengine (its ``momentum`` weighs the online network, 0.01 where
+      mmselfsup says 0.99); the update below is computed here, so a SoCo config means the same
+      on either host (:mod:`mmsoco.host`).
     - Only parameters are averaged, and buffers are left alone.  mmengine's
       ``update_parameters`` copies the online network's buffers into the target when
       ``update_buffers=False``; the original SoCo code never touches them, so the target's BN
