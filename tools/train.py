@@ -55,6 +55,9 @@ def main():
         cfg.merge_from_dict(args.cfg_options)
     import torch
 
+    from mmsoco.registry import check_default_scope
+    if check_default_scope(cfg.get('default_scope')):   # an mmpretrain config on mmselfsup, ...
+        sys.exit(f'error: {args.config}: {check_default_scope(cfg.get("default_scope"))}')
     from mmsoco.engine.amp import AmpUnavailableError, apply_amp
     try:
         apply_amp(cfg, args.amp)   # --amp sets it; a config's own AmpOptimWrapper is checked
@@ -71,7 +74,7 @@ def main():
         return
     from mmengine.runner import Runner
 
-    import mmsoco  # noqa: F401  (registers SoCo, repairs mmselfsup registries)
+    import mmsoco  # noqa: F401  (registers SoCo into its host, mmselfsup or mmpretrain)
     from mmsoco.engine import setup_cpu_distributed, use_plain_bn
 
     cfg.launcher = args.launcher

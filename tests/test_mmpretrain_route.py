@@ -1,0 +1,196 @@
+"""SoCo on MMPretrain (configs/mmpretrain/): the host choice, the demo trained without mmselfsup,
+the same loss as on mmselfsup, and its checkpoint through the converters.
+
+mmselfsup and mmpretrain cannot share a process, and this one runs on mmselfsup (conftest.py), so
+each mmpretrain run is a subprocess (tests/route_probe.py).  Skipped, with the reason, when
+mmpretrain is not installed.
+"""
+import glob
+import importlib
+import importlib.metadata
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from mmsoco.registry import HOSTS, BlockedHost, check_default_scope, choose_host
+from mmsoco.testing import REPO
+
+PROBE = osp.join(REPO, 'tests', 'route_probe.py')
+DEMO = 'soco_resnet50-fpn_1xb4-coslr-2e_demo.py'
+IN1K = 'soco_resnet50-fpn_16xb128-coslr-100e_in1k.py'
+SELFSUP_DEMO = osp.join(REPO, 'configs', 'soco', DEMO)
+PRETRAIN_DEMO = osp.join(REPO, 'configs', 'mmpretrain', DEMO)
+TOOLS = osp.join(REPO, 'tools', 'model_converters')
+
+
+
+def _installed(name):
+    try:   # its metadata, not an import: this process refuses mmpretrain
+        return bool(importlib.metadata.version(name))
+    except importlib.metadata.PackageNotFoundError:
+        return False
+
+
+needs_mmpretrain = pytest.mark.skipif(
+    not _installed('mmpretrain'),
+    reason='mmpretrain is not installed (tools/setup_env.sh installs it; requirements/pins.txt)')
+
+
+def _env():
+    return dict(os.environ, OMP_WAIT_POLICY='PASSIVE', OMP_NUM_THREADS='1',
+                PYTHONPATH=os.pathsep.join([REPO, os.environ.get('PYTHONPATH', '')]))
+
+
+def _probe(*args):
+    """Run tests/route_probe.py in a fresh process: its report, and its output for messages."""
+    proc = subprocess.run([sys.executable, PROBE, *args], capture_output=True, text=True,
+                          env=_env(), cwd=REPO)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    [line] = [ln for ln in proc.stdout.splitlines() if ln.startswith('ROUTE_PROBE ')]
+    return json.loads(line[len('ROUTE_PROBE '):]), out
+
+
+# --------------------------------------------------------------------------- choosing the host
+def test_the_host_is_the_imported_one_then_mmsoco_host_then_mmselfsup():
+    both = lambda name: True  # noqa: E731  (both hosts installed)
+    assert choose_host({}, {}, both) == 'mmselfsup'
+    assert choose_host({}, {}, lambda name: name == 'mmpretrain') == 'mmpretrain'
+    assert choose_host({'MMSOCO_HOST': 'mmpretrain'}, {}, both) == 'mmpretrain'
+    assert choose_host({}, {'mmpretrain': object()}, both) == 'mmpretrain'
+    assert choose_host({'MMSOCO_HOST': 'mmpretrain'}, {'mmpretrain': object()}, both) == 'mmpretrain'
+    with pytest.raises(ImportError, match='MMSOCO_HOST=mmselfsup but mmpretrain is already'):
+        choose_host({'MMSOCO_HOST': 'mmselfsup'}, {'mmpretrain': object()}, both)
+    with pytest.raises(ValueError, match="MMSOCO_HOST='mmcls': use one of mmselfsup, mmpretrain"):
+        choose_host({'MMSOCO_HOST': 'mmcls'}, {}, both)
+    with pytest.raises(ImportError, match='both imported'):
+        choose_host({}, {h: object() for h in HOSTS}, both)
+    with pytest.raises(ImportError, match='needs mmselfsup 1.0.0 or mmpretrain 1.2.0'):
+        choose_host({}, {}, lambda name: False)
+
+
+def test_this_process_refuses_mmpretrain_with_the_reason():
+    # mmdet's models import mmpretrain whenever it is installed: the hook makes that "not there"
+    assert any(isinstance(f, BlockedHost) and f.name == 'mmpretrain' for f in sys.meta_path)
+    with pytest.raises(ImportError, match='mmsoco runs on mmselfsup in this process, and '
+                       'mmpretrain cannot be imported beside it'):
+        importlib.import_module('mmpretrain.models')
+    import mmdet.models  # noqa: F401
+    assert sys.modules.get('mmpretrain') is None
+    assert check_default_scope('mmselfsup') is None and check_default_scope('mmdet') is None
+    assert "list 'mmpretrain' before 'mmsoco' in custom_imports" in check_default_scope('mmpretrain')
+
+
+@needs_mmpretrain
+def test_train_py_refuses_a_config_of_the_other_host_in_one_line(tmp_path):
+    config = tmp_path / 'mmpretrain_scope_mmsoco_only.py'     # the host import left out
+    config.write_text(f"_base_ = '{PRETRAIN_DEMO}'\n"
+                      "custom_imports = dict(imports=['mmsoco'], allow_failed_imports=False)\n")
+    proc = subprocess.run([sys.executable, osp.join(REPO, 'tools', 'train.py'), str(config),
+                           '--check'], capture_output=True, text=True, env=_env(), cwd=REPO)
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines() == [
+        f"error: {config}: the config's default_scope is 'mmpretrain' but mmsoco registered into "
+        "mmselfsup in this process: list 'mmpretrain' before 'mmsoco' in custom_imports, as the "
+        'configs under configs/mmpretrain/ do, or set MMSOCO_HOST=mmpretrain']
+
+
+# --------------------------------------------------------------------------- the configs
+@needs_mmpretrain
+@pytest.mark.parametrize('name', [IN1K, DEMO])
+def test_the_mmpretrain_configs_are_the_mmselfsup_ones_on_another_host(name):
+    # loaded without their custom imports: this process must not import mmpretrain
+    ours = Config.fromfile(osp.join(REPO, 'configs', 'mmpretrain', name),
+                           import_custom_modules=False).to_dict()
+    theirs = Config.fromfile(osp.join(REPO, 'configs', 'soco', name),
+                             import_custom_modules=False).to_dict()
+    assert ours['default_scope'] == 'mmpretrain' and theirs['default_scope'] == 'mmselfsup'
+    assert ours['custom_imports']['imports'] == ['mmpretrain', 'mmsoco']
+    # the one model difference: mmpretrain's ResNet does not count the stem as an output
+    assert ours['model']['backbone'].pop('out_indices') == (0, 1, 2, 3)
+    assert theirs['model']['backbone'].pop('out_indices') == (1, 2, 3, 4)
+    for part in ('model', 'train_dataloader', 'optim_wrapper', 'param_scheduler', 'train_cfg',
+                 'auto_scale_lr'):
+        assert ours.get(part) == theirs.get(part), part
+    runner_default = dict(seed=None, deterministic=False)   # mmpretrain's runtime spells it out
+    assert ours['randomness'] == dict(runner_default, **theirs.get('randomness', {}))
+    for hook in ('logger', 'checkpoint', 'data_fallbacks'):
+        mine, other = dict(ours['default_hooks'][hook]), dict(theirs['default_hooks'][hook])
+        assert mine.pop('_scope_', None) in (None, 'mmpretrain')
+        assert other.pop('_scope_', None) in (None, 'mmselfsup')
+        assert mine == other, hook
+    assert ours['env_cfg']['dist_cfg'] == theirs['env_cfg']['dist_cfg']
+
+
+# --------------------------------------------------------------------------- the runs
+@pytest.fixture(scope='module')
+def mmpretrain_run(tmp_path_factory):
+    """The MMPretrain demo config, 2 iterations on 4 real photos, in a process of its own."""
+    if not _installed('mmpretrain'):
+        pytest.skip('mmpretrain is not installed (tools/setup_env.sh installs it)')
+    from data_prep.demo_collection import build_demo_collection
+    from data_prep.generate_proposals import main as generate
+    root = tmp_path_factory.mktemp('mmpretrain_route')
+    data, work = str(root / 'data'), str(root / 'work')
+    build_demo_collection(data, n_images=4)
+    assert generate([osp.join(data, 'train'), '--out', osp.join(data, 'proposals.npz'),
+                     '--workers', '1']) == 0
+    report, out = _probe('train', PRETRAIN_DEMO, '--work-dir', work, '--cfg-options',
+                         f'train_dataloader.dataset.data_root={data}/',
+                         'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
+                         'train_cfg.max_epochs=1')
+    return dict(report=report, out=out, data=data, work=work, root=root,
+                checkpoint=osp.join(work, 'epoch_1.pth'))
+
+
+def test_the_demo_trains_on_mmpretrain_without_importing_mmselfsup(mmpretrain_run):
+    assert mmpretrain_run['report'] == dict(
+        host='mmpretrain', imported=dict(mmselfsup=False, mmpretrain=True, mmcls=False))
+    [log] = glob.glob(osp.join(mmpretrain_run['work'], '*', '*.log'))
+    iters = [ln for ln in open(log) if 'Epoch(train) [1][' in ln]
+    assert len(iters) == 2 and all('loss_v1_v2' in ln and 'nan' not in ln for ln in iters)
+    assert osp.isfile(mmpretrain_run['checkpoint'])
+
+
+def test_the_loss_is_the_same_on_both_hosts(mmpretrain_run):
+    batch = str(mmpretrain_run['root'] / 'batch.pth')
+    selfsup, _ = _probe('loss', SELFSUP_DEMO, mmpretrain_run['checkpoint'], batch,
+                        '--make-batch', mmpretrain_run['data'] + '/')
+    pretrain, _ = _probe('loss', PRETRAIN_DEMO, mmpretrain_run['checkpoint'], batch)
+    assert selfsup['host'] == 'mmselfsup' and not selfsup['imported']['mmpretrain']
+    assert pretrain['host'] == 'mmpretrain' and not pretrain['imported']['mmselfsup']
+    assert set(selfsup['losses']) == set(pretrain['losses']) >= {
+        'loss_v1_v2', 'loss_v2_v1', 'loss_v1_v3', 'loss_v3_v1', 'momentum'}
+    for key, value in selfsup['losses'].items():
+        assert abs(pretrain['losses'][key] - value) <= 1e-6, (key, value, pretrain['losses'][key])
+    print('same batch, same weights:', json.dumps(dict(mmselfsup=selfsup['losses'],
+                                                       mmpretrain=pretrain['losses'])))
+
+
+def test_an_mmpretrain_checkpoint_converts_for_mmdet_and_mmseg(mmpretrain_run, tmp_path,
+                                                               capsys, run_tool):
+    ckpt = mmpretrain_run['checkpoint']
+    online = torch.load(ckpt, map_location='cpu', weights_only=True)['state_dict']
+    # strictly checked by the tools against the detector / segmentor their config builds
+    run_tool(osp.join(TOOLS, 'soco2mmdet.py'), ckpt, str(tmp_path / 'det.pth'), '--config',
+             osp.join(REPO, 'configs', 'transfer', 'mask-rcnn_r50_fpn_soco-100e_1x_coco.py'))
+    run_tool(osp.join(TOOLS, 'soco2mmseg.py'), ckpt, str(tmp_path / 'seg.pth'), '--with-neck',
+             '--config', osp.join(REPO, 'configs', 'segmentation',
+                                  'fpn_r50_soco-100e_4xb4-20k_voc12aug-512x512.py'))
+    run_tool(osp.join(TOOLS, 'soco2detectron2.py'), ckpt, str(tmp_path / 'd2.pkl'))
+    printed = capsys.readouterr().out
+    assert printed.count('saved') >= 2
+    det = torch.load(tmp_path / 'det.pth', map_location='cpu', weights_only=True)['state_dict']
+    seg = torch.load(tmp_path / 'seg.pth', map_location='cpu', weights_only=True)['state_dict']
+    for key in ('backbone.conv1.weight', 'backbone.layer4.2.bn3.running_var',
+                'neck.fpn_convs.3.conv.weight'):
+        assert torch.equal(det[key], online[key]) and torch.equal(seg[key], online[key]), key
+    assert torch.equal(det['roi_head.bbox_head.shared_fcs.0.weight'],
+                       online['head.shared_fcs.0.weight'])
+    assert osp.getsize(tmp_path / 'd2.pkl') > 0
