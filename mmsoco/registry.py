@@ -120,8 +120,8 @@ def block_other_host(host: str) -> Optional[BlockedHost]:
     if any(isinstance(f, BlockedHost) and f.name == other for f in sys.meta_path):
         return None
     hook = BlockedHost(other, f'mmsoco runs on {host} in this process, and {other} cannot be '
-                       f'imported beside it: run {other} work in another process (see '
-                       'docs/mmpretrain.md)')
+                       f'imported beside it: run {other} work in a process of its own (a '
+                       f'command: MMSOCO_HOST={other} before it; see docs/mmpretrain.md)')
     sys.meta_path.insert(0, hook)
     return hook
 

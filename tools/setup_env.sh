@@ -34,7 +34,7 @@ command -v g++ >/dev/null 2>&1 || die "no C++ compiler (g++) found; mmcv's ops a
 # the pins without their comments: a reworded comment rebuilds nothing
 stamp_want="$(sed 's/[[:space:]]*#.*//' "$PINS" | grep . | sha256sum | cut -c1-16)"
 if [ -f "$VENV/.mmsoco-stamp" ] && [ "$(cat "$VENV/.mmsoco-stamp")" = "$stamp_want" ] && \
-   "$VENV/bin/python" -c 'import mmcv.ops, mmdet, mmselfsup, mmseg.models, mmsoco' >/dev/null 2>&1; then
+   "$VENV/bin/python" -c 'import mmsoco, mmcv.ops, mmdet, mmselfsup, mmseg.models' >/dev/null 2>&1; then
   exit 0   # already set up: nothing to do
 fi
 
@@ -100,6 +100,10 @@ if "${PIP[@]}" show opencv-python >/dev/null 2>&1 || "${PIP[@]}" show opencv-pyt
   step "keep only opencv-contrib" bash -c "'${PIP[0]}' -m pip uninstall -y opencv-python opencv-python-headless && \
     '${PIP[0]}' -m pip install --force-reinstall --no-deps '$(pin opencv-contrib-python)'"
 fi
+# mmpretrain, the second route (configs/mmpretrain): its light dependencies are pinned too, and the
+# pins above are already what it accepts, so pip adds four small packages (no rebuild of anything)
+step "mmpretrain (the MMPretrain route)" "${PIP[@]}" install "$(pin mmpretrain)" \
+  "$(pin importlib-metadata)" "$(pin mat4py)" "$(pin zipp)" "$(pin numpy)"
 # openmim without its dependencies (see requirements/pins.txt), then the ones mim's commands import
 step "openmim (mim train / mim search mmsoco)" "${PIP[@]}" install --no-deps "$(pin openmim)"
 step "openmim's runtime dependencies" "${PIP[@]}" install "$(pin model-index)" click colorama \
@@ -110,7 +114,10 @@ step "openmim's runtime dependencies" "${PIP[@]}" install "$(pin model-index)" c
 step "mmsoco (editable)" "${PIP[@]}" install --no-build-isolation --no-deps --no-use-pep517 \
   -e "$ROOT"
 
-"$VENV/bin/python" -c 'import mmcv.ops, mmdet, mmselfsup, mmseg.models, mmsoco, cv2; cv2.ximgproc.segmentation' >>"$LOG" 2>&1 || \
+# mmsoco first: it picks its host (mmselfsup here) and refuses the other, which mmdet's and mmseg's
+# models would otherwise import (mmsoco/registry.py); then the MMPretrain route in a process of its own
+"$VENV/bin/python" -c 'import mmsoco, mmcv.ops, mmdet, mmselfsup, mmseg.models, cv2; cv2.ximgproc.segmentation' >>"$LOG" 2>&1 && \
+  "$VENV/bin/python" -c 'import mmpretrain, mmsoco' >>"$LOG" 2>&1 || \
   die "the stack installed but does not import; see $LOG"
 echo "$stamp_want" > "$VENV/.mmsoco-stamp"
 echo "mmsoco setup: done ($VENV)"

@@ -13,9 +13,10 @@ from importlib import import_module
 
 import torch
 
-#: ``scope -> module whose register_all_modules registers the scope's modules``.  mmselfsup's
-#: modules (and mmsoco's, registered into mmselfsup's registries) come with ``import mmsoco``.
-SCOPES = {'mmdet': 'mmdet.utils', 'mmseg': 'mmseg.utils', 'mmselfsup': None}
+#: ``scope -> module whose register_all_modules registers the scope's modules``.  The host's
+#: modules (mmselfsup's or mmpretrain's, with mmsoco's registered into them) come with
+#: ``import mmsoco`` (:mod:`mmsoco.registry`).
+SCOPES = {'mmdet': 'mmdet.utils', 'mmseg': 'mmseg.utils', 'mmselfsup': None, 'mmpretrain': None}
 
 
 def build_model_from_cfg(cfg, scope: str) -> torch.nn.Module:
@@ -23,8 +24,9 @@ def build_model_from_cfg(cfg, scope: str) -> torch.nn.Module:
 
     Args:
         cfg (str or Config or dict): A config (path or loaded) with a ``model`` dict.
-        scope (str): One of :data:`SCOPES`: ``'mmdet'``, ``'mmseg'`` or ``'mmselfsup'`` (SoCo,
-            BYOL and the other pretraining algorithms).
+        scope (str): One of :data:`SCOPES`: ``'mmdet'``, ``'mmseg'``, or the host of this
+            process, ``'mmselfsup'`` or ``'mmpretrain'`` (SoCo, BYOL and the other pretraining
+            algorithms).
 
     Returns:
         nn.Module: The model, weights as initialised by its constructor.
@@ -37,7 +39,7 @@ def build_model_from_cfg(cfg, scope: str) -> torch.nn.Module:
     if isinstance(cfg, str):
         cfg = Config.fromfile(cfg)
     if SCOPES[scope] is None:
-        import_module('mmsoco')   # registers SoCo and its parts into mmselfsup's registries
+        import_module('mmsoco')   # registers SoCo and its parts into the host's registries
     else:
         import_module(SCOPES[scope]).register_all_modules(init_default_scope=False)
     models = import_module(f'{scope}.registry').MODELS
@@ -56,6 +58,7 @@ def build_segmentor(cfg) -> torch.nn.Module:
 
 
 def build_soco_model(cfg) -> torch.nn.Module:
-    """The model of a pretraining config (:func:`build_model_from_cfg` under ``mmselfsup``):
-    SoCo, or any mmselfsup algorithm such as BYOL."""
-    return build_model_from_cfg(cfg, 'mmselfsup')
+    """The model of a pretraining config (:func:`build_model_from_cfg` under the host's scope,
+    ``mmselfsup`` or ``mmpretrain``): SoCo, or any algorithm of the host such as BYOL."""
+    from mmsoco.registry import HOST
+    return build_model_from_cfg(cfg, HOST)
