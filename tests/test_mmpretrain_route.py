@@ -9,8 +9,10 @@ import glob
 import importlib
 import importlib.metadata
 import json
+import math
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
 
@@ -26,6 +28,8 @@ DEMO = 'soco_resnet50-fpn_1xb4-coslr-2e_demo.py'
 IN1K = 'soco_resnet50-fpn_16xb128-coslr-100e_in1k.py'
 SELFSUP_DEMO = osp.join(REPO, 'configs', 'soco', DEMO)
 PRETRAIN_DEMO = osp.join(REPO, 'configs', 'mmpretrain', DEMO)
+PLR = 'plr_resnet50-d16-fcn-d6_8xb32-coslr-200e_in1k.py'
+COCO128 = osp.join(osp.dirname(REPO), 'shared', 'datasets', 'coco128', 'images', 'train2017')
 TOOLS = osp.join(REPO, 'tools', 'model_converters')
 
 
@@ -64,7 +68,8 @@ def test_the_host_is_the_imported_one_then_mmsoco_host_then_mmselfsup():
     assert choose_host({}, {}, lambda name: name == 'mmpretrain') == 'mmpretrain'
     assert choose_host({'MMSOCO_HOST': 'mmpretrain'}, {}, both) == 'mmpretrain'
     assert choose_host({}, {'mmpretrain': object()}, both) == 'mmpretrain'
-    assert choose_host({'MMSOCO_HOST': 'mmpretrain'}, {'mmpretrain': object()}, both) == 'mmpretrain'
+    pretrain = {'MMSOCO_HOST': 'mmpretrain'}
+    assert choose_host(pretrain, {'mmpretrain': object()}, both) == 'mmpretrain'
     with pytest.raises(ImportError, match='MMSOCO_HOST=mmselfsup but mmpretrain is already'):
         choose_host({'MMSOCO_HOST': 'mmselfsup'}, {'mmpretrain': object()}, both)
     with pytest.raises(ValueError, match="MMSOCO_HOST='mmcls': use one of mmselfsup, mmpretrain"):
@@ -84,7 +89,8 @@ def test_this_process_refuses_mmpretrain_with_the_reason():
     import mmdet.models  # noqa: F401
     assert sys.modules.get('mmpretrain') is None
     assert check_default_scope('mmselfsup') is None and check_default_scope('mmdet') is None
-    assert "list 'mmpretrain' before 'mmsoco' in custom_imports" in check_default_scope('mmpretrain')
+    assert "list 'mmpretrain' before 'mmsoco' in custom_imports" in \
+        check_default_scope('mmpretrain')
 
 
 @needs_mmpretrain
@@ -128,7 +134,56 @@ def test_the_mmpretrain_configs_are_the_mmselfsup_ones_on_another_host(name):
     assert ours['env_cfg']['dist_cfg'] == theirs['env_cfg']['dist_cfg']
 
 
+def _without_scope(cfg):
+    """A config part with mmengine's ``_scope_`` marks (set by ``pkg::`` bases) removed."""
+    if isinstance(cfg, dict):
+        return {k: _without_scope(v) for k, v in cfg.items() if k != '_scope_'}
+    if isinstance(cfg, (list, tuple)):
+        return type(cfg)(_without_scope(v) for v in cfg)
+    return cfg
+
+
+@needs_mmpretrain
+def test_the_mmpretrain_plr_config_is_the_dense_one_on_another_host():
+    ours = Config.fromfile(osp.join(REPO, 'configs', 'mmpretrain', PLR),
+                           import_custom_modules=False).to_dict()
+    theirs = Config.fromfile(osp.join(REPO, 'configs', 'dense', PLR),
+                             import_custom_modules=False).to_dict()
+    for part in ('model', 'optim_wrapper', 'param_scheduler', 'train_cfg'):
+        assert _without_scope(ours[part]) == _without_scope(theirs[part]), part
+    loader, other = ours['train_dataloader'], theirs['train_dataloader']
+    assert [t['type'] for t in loader['dataset']['pipeline']] == [
+        'LoadImageFromFile', 'RandomResizedCrop', 'RandomFlip', 'RandomPatchRotate', 'PackInputs']
+    assert loader['dataset']['pipeline'][3] == other['dataset']['pipeline'][3]
+    crop, their_crop = loader['dataset']['pipeline'][1], other['dataset']['pipeline'][1]
+    assert (crop['scale'], crop['crop_ratio_range']) == (their_crop['size'], their_crop['scale'])
+
+
 # --------------------------------------------------------------------------- the runs
+@needs_mmpretrain
+@pytest.mark.skipif(not osp.isdir(COCO128), reason=f'coco128 not at {COCO128}')
+def test_plr_trains_on_mmpretrain_without_importing_mmselfsup(tmp_path):
+    names = sorted(os.listdir(COCO128))[:4]
+    (tmp_path / 'list.txt').write_text(''.join(f'{n} 0\n' for n in names))  # CustomDataset's
+    report, out = _probe(
+        'train', osp.join(REPO, 'configs', 'mmpretrain', PLR), '--work-dir', str(tmp_path / 'w'),
+        '--cfg-options', 'model.backbone.backbone.depth=18',       # ResNet-18, plain BN, 64 px
+        'model.backbone.backbone.norm_cfg.type=BN', 'model.backbone.decode_head.in_channels=512',
+        'model.backbone.decode_head.norm_cfg.type=BN', 'train_dataloader.batch_size=2',
+        'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+        'train_dataloader.dataset.type=CustomDataset',
+        f'train_dataloader.dataset.data_root={COCO128}',
+        f'train_dataloader.dataset.ann_file={tmp_path / "list.txt"}',
+        'train_dataloader.dataset.data_prefix.img_path=',
+        'train_dataloader.dataset.pipeline.1.scale=64',
+        'train_dataloader.dataset.pipeline.3.crop_size=64', 'train_cfg.max_epochs=1',
+        'default_hooks.logger.interval=1')
+    assert report == dict(host='mmpretrain',
+                          imported=dict(mmselfsup=False, mmpretrain=True, mmcls=False))
+    iters = re.findall(r'Epoch\(train\) +\[1\]\[\d/2\].* loss: ([0-9.]+) +acc', out)
+    assert len(iters) == 2 and all(math.isfinite(float(v)) for v in iters), out[-2000:]
+
+
 @pytest.fixture(scope='module')
 def mmpretrain_run(tmp_path_factory):
     """The MMPretrain demo config, 2 iterations on 4 real photos, in a process of its own."""

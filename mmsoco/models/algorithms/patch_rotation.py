@@ -59,23 +59,38 @@ class PatchRotation(BaseModel):
         super().__init__(backbone=backbone, data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg)
 
+    @staticmethod
+    def _view(inputs: Union[torch.Tensor, List[torch.Tensor]]) -> torch.Tensor:
+        # mmselfsup's PackSelfSupInputs packs the one view as a list, mmpretrain's PackInputs as is
+        return inputs if isinstance(inputs, torch.Tensor) else inputs[0]
+
+    @staticmethod
+    def _labels(data_samples: List[DataSample]) -> torch.Tensor:
+        # patch_rot: in pseudo_label (mmselfsup's PackSelfSupInputs(pseudo_label_keys=...)), or a
+        # field of its own (mmpretrain's PackInputs(algorithm_keys=...), still a numpy array)
+        return torch.stack([torch.as_tensor(ds.patch_rot if 'patch_rot' in ds
+                                            else ds.pseudo_label.patch_rot)
+                            for ds in data_samples])
+
     def extract_feat(self, inputs: List[torch.Tensor], **kwargs) -> Tuple[torch.Tensor]:
         """Angle scores of the first view, ``((N, 4, h, w), )``."""
-        return (self.backbone(inputs[0]), )
+        return (self.backbone(self._view(inputs)), )
 
     def loss(self, inputs: List[torch.Tensor],
              data_samples: List[DataSample], **kwargs) -> Dict[str, torch.Tensor]:
         """Per-cell cross-entropy of the rotation angle.
 
         Args:
-            inputs (list[Tensor]): One view, shape (N, 3, H, W): the rotated patches.
-            data_samples (list[DataSample]): ``pseudo_label.patch_rot`` of each, (H, W).
+            inputs (list[Tensor] or Tensor): One view, shape (N, 3, H, W): the rotated patches
+                (in a list on mmselfsup).
+            data_samples (list[DataSample]): ``pseudo_label.patch_rot`` (mmselfsup) or
+                ``patch_rot`` (mmpretrain) of each, (H, W).
 
         Returns:
             dict[str, Tensor]: ``loss`` and ``acc`` (angle accuracy over the labelled cells).
         """
-        logits = self.backbone(inputs[0])                                     # N x 4 x h x w
-        labels = torch.stack([ds.pseudo_label.patch_rot for ds in data_samples])  # N x H x W
+        logits = self.backbone(self._view(inputs))                            # N x 4 x h x w
+        labels = self._labels(data_samples)                                   # N x H x W
         target = labels_at_output(labels.to(logits.device).long(), logits.shape[-2:])
         loss = F.cross_entropy(logits, target, ignore_index=IGNORE_INDEX)
         valid = target != IGNORE_INDEX
