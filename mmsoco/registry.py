@@ -156,10 +156,11 @@ def check_default_scope(default_scope: Optional[str]) -> Optional[str]:
     """
     if default_scope not in HOSTS or default_scope == HOST:
         return None
-    fix = ("list 'mmpretrain' before 'mmsoco' in custom_imports, as the configs under "
-           "configs/mmpretrain/ do, or set MMSOCO_HOST=mmpretrain" if default_scope == 'mmpretrain'
-           else "use a config outside configs/mmpretrain/, and do not import mmpretrain (or "
-           "mmdet's models) before mmsoco")
+    fix = ("set MMSOCO_HOST=mmpretrain before the command (in a config of your own, list "
+           "'mmpretrain' before 'mmsoco' in custom_imports, as configs/mmpretrain/ do)"
+           if default_scope == 'mmpretrain' else
+           "use a config outside configs/mmpretrain/, and do not import mmpretrain (or mmdet's "
+           "models) before mmsoco")
     return (f"the config's default_scope is '{default_scope}' but mmsoco registered into {HOST} "
             f'in this process: {fix}')
 

@@ -89,8 +89,7 @@ def test_this_process_refuses_mmpretrain_with_the_reason():
     import mmdet.models  # noqa: F401
     assert sys.modules.get('mmpretrain') is None
     assert check_default_scope('mmselfsup') is None and check_default_scope('mmdet') is None
-    assert "list 'mmpretrain' before 'mmsoco' in custom_imports" in \
-        check_default_scope('mmpretrain')
+    assert 'set MMSOCO_HOST=mmpretrain' in check_default_scope('mmpretrain')
 
 
 @needs_mmpretrain
@@ -103,8 +102,9 @@ def test_train_py_refuses_a_config_of_the_other_host_in_one_line(tmp_path):
     assert proc.returncode != 0
     assert proc.stderr.strip().splitlines() == [
         f"error: {config}: the config's default_scope is 'mmpretrain' but mmsoco registered into "
-        "mmselfsup in this process: list 'mmpretrain' before 'mmsoco' in custom_imports, as the "
-        'configs under configs/mmpretrain/ do, or set MMSOCO_HOST=mmpretrain']
+        "mmselfsup in this process: set MMSOCO_HOST=mmpretrain before the command (in a config "
+        "of your own, list 'mmpretrain' before 'mmsoco' in custom_imports, as configs/mmpretrain/ "
+        'do)']
 
 
 # --------------------------------------------------------------------------- the configs
@@ -226,6 +226,20 @@ def test_the_loss_is_the_same_on_both_hosts(mmpretrain_run):
         assert abs(pretrain['losses'][key] - value) <= 1e-6, (key, value, pretrain['losses'][key])
     print('same batch, same weights:', json.dumps(dict(mmselfsup=selfsup['losses'],
                                                        mmpretrain=pretrain['losses'])))
+
+
+def test_init2soco_refuses_a_config_of_the_other_host_in_one_line(mmpretrain_run, tmp_path,
+                                                                 run_tool):
+    # build_soco_model (every converter that takes a pretraining config) checks the scope
+    from mmsoco.converters import build_soco_model
+    from mmsoco.converters.builder import ConfigHostError
+    with pytest.raises(ConfigHostError, match="default_scope is 'mmpretrain' but mmsoco "
+                       'registered into mmselfsup in this process: set MMSOCO_HOST=mmpretrain'):
+        build_soco_model(osp.join(REPO, 'configs', 'mmpretrain', IN1K))
+    with pytest.raises(SystemExit, match='init2soco: error: .*set MMSOCO_HOST=mmpretrain'):
+        run_tool(osp.join(TOOLS, 'init2soco.py'), mmpretrain_run['checkpoint'],
+                 str(tmp_path / 'out.pth'), '--config', PRETRAIN_DEMO)
+    assert not os.listdir(tmp_path)
 
 
 def test_an_mmpretrain_checkpoint_converts_for_mmdet_and_mmseg(mmpretrain_run, tmp_path,

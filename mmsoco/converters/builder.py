@@ -19,6 +19,27 @@ import torch
 SCOPES = {'mmdet': 'mmdet.utils', 'mmseg': 'mmseg.utils', 'mmselfsup': None, 'mmpretrain': None}
 
 
+class ConfigHostError(ValueError):
+    """A pretraining config of the other host than this process's (:mod:`mmsoco.registry`)."""
+
+
+def _load_config(path: str, scope: str):
+    """``Config.fromfile``; a pretraining config of the other host is one :class:`ConfigHostError`
+    (its ``custom_imports`` would import the host this process refuses)."""
+    from mmengine.config import Config
+    from mmengine.utils import import_modules_from_strings
+    if SCOPES[scope] is not None:
+        return Config.fromfile(path)
+    from mmsoco.registry import check_default_scope
+    cfg = Config.fromfile(path, import_custom_modules=False)
+    reason = check_default_scope(cfg.get('default_scope'))
+    if reason:
+        raise ConfigHostError(f'{path}: {reason}')
+    if cfg.get('custom_imports'):
+        import_modules_from_strings(**cfg.custom_imports)
+    return cfg
+
+
 def build_model_from_cfg(cfg, scope: str) -> torch.nn.Module:
     """Build ``cfg.model`` with the ``MODELS`` registry of ``scope``.
 
@@ -31,13 +52,12 @@ def build_model_from_cfg(cfg, scope: str) -> torch.nn.Module:
     Returns:
         nn.Module: The model, weights as initialised by its constructor.
     """
-    from mmengine.config import Config
     from mmengine.registry import DefaultScope
 
     if scope not in SCOPES:
         raise ValueError(f'scope must be one of {tuple(SCOPES)}, got {scope!r}')
     if isinstance(cfg, str):
-        cfg = Config.fromfile(cfg)
+        cfg = _load_config(cfg, scope)
     if SCOPES[scope] is None:
         import_module('mmsoco')   # registers SoCo and its parts into the host's registries
     else:

@@ -27,6 +27,7 @@ Examples:
 import argparse
 import sys
 
+from mmsoco.converters.builder import ConfigHostError
 from mmsoco.converters.init_checkpoint import InitCheckpointError, convert_init_checkpoint
 
 
@@ -48,7 +49,7 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         conv = convert_init_checkpoint(args.src, args.config, args.dst)
-    except (InitCheckpointError, FileNotFoundError) as e:
+    except (InitCheckpointError, ConfigHostError, FileNotFoundError) as e:
         sys.exit(f'init2soco: error: {e}')
     print(conv.summary(verbose=args.verbose))
     if conv.new:   # what mmengine's (non-strict) load_from will list as missing, and why

@@ -21,6 +21,7 @@ import os.path as osp
 import sys
 
 from mmsoco.converters import SoCoCheckpointError
+from mmsoco.converters.builder import ConfigHostError
 from mmsoco.converters.from_original import (ORIGINAL_SOURCES, build_soco_model,
                                              convert_original_checkpoint, default_config,
                                              load_into_model, save_soco_checkpoint)
@@ -49,7 +50,7 @@ def main(argv=None):
         conv = convert_original_checkpoint(args.src, source=args.source)
         config = args.config or default_config(conv.variant)
         load_into_model(conv, build_soco_model(config))
-    except (SoCoCheckpointError, FileNotFoundError) as e:
+    except (SoCoCheckpointError, ConfigHostError, FileNotFoundError) as e:
         sys.exit(f'original2soco: error: {e}')
     os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
     save_soco_checkpoint(conv, args.dst, meta=dict(original_checkpoint=args.src, config=config))
