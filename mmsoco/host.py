@@ -8,7 +8,7 @@ chosen).  Each name and what it is on each host:
   ``mmpretrain.structures.DataSample``;
 - ``BaseModel``: ``mmselfsup.models.algorithms.base.BaseModel`` /
   ``mmpretrain.models.selfsup.BaseSelfSupervisor``;
-- ``MoCo``: ``mmselfsup.models.algorithms.moco.MoCo`` / ``mmpretrain.models.selfsup.MoCo``;
+- ``MoCo``, ``BYOL``: ``mmselfsup.models.algorithms`` / ``mmpretrain.models.selfsup``;
 - ``CosineEMA``, ``SelfSupDataPreprocessor``: ``{mmselfsup,mmpretrain}.models.utils``;
 - ``LARS``: ``{mmselfsup,mmpretrain}.engine.optimizers``;
 - ``PreciseBNHook``, ``scaled_all_reduce``: ``mmcls.engine.hooks.precise_bn_hook`` (mmselfsup's
@@ -34,18 +34,18 @@ if HOST == 'mmpretrain':
     from mmpretrain.engine.hooks import PreciseBNHook
     from mmpretrain.engine.hooks.precise_bn_hook import scaled_all_reduce
     from mmpretrain.engine.optimizers import LARS
+    from mmpretrain.models.selfsup import BYOL, MoCo
     from mmpretrain.models.selfsup import BaseSelfSupervisor as BaseModel
-    from mmpretrain.models.selfsup import MoCo
     from mmpretrain.models.utils import CosineEMA, SelfSupDataPreprocessor
     from mmpretrain.structures import DataSample
 else:
     from mmcls.engine.hooks import PreciseBNHook
     from mmcls.engine.hooks.precise_bn_hook import scaled_all_reduce
     from mmselfsup.engine.optimizers import LARS
+    from mmselfsup.models.algorithms import BYOL, MoCo
     from mmselfsup.models.algorithms.base import BaseModel
-    from mmselfsup.models.algorithms.moco import MoCo
     from mmselfsup.models.utils import CosineEMA, SelfSupDataPreprocessor
     from mmselfsup.structures import SelfSupDataSample as DataSample
 
-__all__ = ['HOST', 'BaseModel', 'CosineEMA', 'DataSample', 'LARS', 'MoCo', 'PreciseBNHook',
+__all__ = ['HOST', 'BaseModel', 'BYOL', 'CosineEMA', 'DataSample', 'LARS', 'MoCo', 'PreciseBNHook',
            'SelfSupDataPreprocessor', 'scaled_all_reduce']

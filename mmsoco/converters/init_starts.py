@@ -96,7 +96,8 @@ def start_layout_for(model: torch.nn.Module) -> StartLayout:
         InitCheckpointError: The model has a momentum network of an unknown kind.
     """
     from mmengine.model import BaseAveragedModel
-    from mmselfsup.models.algorithms import BYOL, MoCo
+
+    from mmsoco.host import BYOL, MoCo
 
     from mmsoco.models.algorithms import PatchMoCo
 

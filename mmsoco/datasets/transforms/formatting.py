@@ -5,8 +5,8 @@ import numpy as np
 import torch
 from mmcv.transforms import BaseTransform
 from mmengine.structures import InstanceData
-from mmselfsup.structures import SelfSupDataSample
 
+from mmsoco.host import DataSample
 from mmsoco.registry import TRANSFORMS
 
 
@@ -14,7 +14,7 @@ from mmsoco.registry import TRANSFORMS
 class PackSoCoInputs(BaseTransform):
     """Pack the views and their box sets as the SoCo algorithm consumes them.
 
-    Returns ``dict(inputs=[view_1, ..., view_V], data_samples=SelfSupDataSample)``: each view a
+    Returns ``dict(inputs=[view_1, ..., view_V], data_samples=DataSample)``: each view a
     uint8 (3, h, w) tensor, BGR like mmselfsup's ``PackSelfSupInputs`` (the data preprocessor's
     ``bgr_to_rgb`` and mean/std apply), in the order V1, V2, V3(, V4).  The data sample holds the
     S box sets of :class:`BaseSoCoViews` (one layout for both recipes):
@@ -53,7 +53,7 @@ class PackSoCoInputs(BaseTransform):
             view = view[..., None] if view.ndim == 2 else view
             inputs.append(torch.from_numpy(np.ascontiguousarray(view.transpose(2, 0, 1))))
 
-        data_sample = SelfSupDataSample()
+        data_sample = DataSample()
         data_sample.set_field(
             torch.from_numpy(np.asarray(results['view_bboxes'], np.float32)), 'view_bboxes')
         data_sample.set_field(

@@ -4,9 +4,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmselfsup.models.algorithms.base import BaseModel
-from mmselfsup.structures import SelfSupDataSample
-
+from mmsoco.host import BaseModel, DataSample
 from mmsoco.registry import MODELS
 
 #: Why ``roi_pooling='single'`` cannot take the released recipes' data (one line).
@@ -65,7 +63,7 @@ def box_set_index(box_sets: Sequence[tuple],
     return index
 
 
-def box_sets_of(data_sample: SelfSupDataSample) -> List[tuple]:
+def box_sets_of(data_sample: DataSample) -> List[tuple]:
     """The ``box_sets`` of a data sample; one set per view when it has none."""
     sets = data_sample.metainfo.get('box_sets')
     return sets if sets is not None else [(v, None) for v in range(len(data_sample.view_bboxes))]
@@ -232,12 +230,12 @@ class SoCo(BaseModel):
 
     # ------------------------------------------------------------------ loss
     @staticmethod
-    def pack_rois(data_samples: List[SelfSupDataSample],
+    def pack_rois(data_samples: List[DataSample],
                   num_views: Optional[int] = None) -> Tuple[List[torch.Tensor], torch.Tensor]:
         """Gather every box set of the batch into RoIs.
 
         Args:
-            data_samples (list[SelfSupDataSample]): Each with ``view_bboxes`` (S, K, 4),
+            data_samples (list[DataSample]): Each with ``view_bboxes`` (S, K, 4),
                 ``proposal_ids`` (S, K), ``proposal_valid`` (S, K) and ``box_sets`` in its
                 metainfo (see :class:`PackSoCoInputs`; default one set per view).
             num_views (int, optional): Number of image views, checked against the box sets.
@@ -266,7 +264,7 @@ class SoCo(BaseModel):
         valid = torch.stack([s.proposal_valid for s in data_samples]).bool()  # N x S x K
         return rois, valid
 
-    def _rois_per_pair(self, data_samples: List[SelfSupDataSample], num_views: int):
+    def _rois_per_pair(self, data_samples: List[DataSample], num_views: int):
         """RoIs keyed ``(view, pair)`` (N*K, 5) and validity keyed ``pair`` (N, K).
 
         A view whose pairs get one box set each needs ``roi_pooling='original'``
@@ -311,13 +309,13 @@ class SoCo(BaseModel):
         has_box = (count > 0).to(cos.dtype)                                      # N
         return -2. * (per_image * has_box).sum() / has_box.sum().clamp(min=1.)
 
-    def loss(self, inputs: List[torch.Tensor], data_samples: List[SelfSupDataSample],
+    def loss(self, inputs: List[torch.Tensor], data_samples: List[DataSample],
              **kwargs) -> Dict[str, torch.Tensor]:
         """Compute SoCo's losses.
 
         Args:
             inputs (list[Tensor]): Views V1..V_V, each of shape (N, 3, H_v, W_v).
-            data_samples (list[SelfSupDataSample]): Box sets, see :meth:`pack_rois`.
+            data_samples (list[DataSample]): Box sets, see :meth:`pack_rois`.
 
         Returns:
             dict[str, Tensor]: ``loss_v{a}_v{b}`` for every directed pair (online view a predicts
