@@ -33,7 +33,6 @@ COCO128 = osp.join(osp.dirname(REPO), 'shared', 'datasets', 'coco128', 'images',
 TOOLS = osp.join(REPO, 'tools', 'model_converters')
 
 
-
 def _installed(name):
     try:   # its metadata, not an import: this process refuses mmpretrain
         return bool(importlib.metadata.version(name))
@@ -228,8 +227,8 @@ def test_the_loss_is_the_same_on_both_hosts(mmpretrain_run):
                                                        mmpretrain=pretrain['losses'])))
 
 
-def test_init2soco_refuses_a_config_of_the_other_host_in_one_line(mmpretrain_run, tmp_path,
-                                                                 run_tool):
+def test_init2soco_refuses_a_config_of_the_other_host_in_one_line(
+        mmpretrain_run, tmp_path, run_tool):
     # build_soco_model (every converter that takes a pretraining config) checks the scope
     from mmsoco.converters import build_soco_model
     from mmsoco.converters.builder import ConfigHostError
