@@ -2,6 +2,7 @@
 Runner writes into its work dir, ``tools/train.py`` says in one line why a config cannot be used,
 and ``tools/dist_train.sh`` refuses more GPUs than the node has before launching anything."""
 import glob
+import importlib.metadata
 import os
 import os.path as osp
 import stat
@@ -34,8 +35,18 @@ def test_every_config_file_is_covered():
     assert sum(n.startswith('configs/mmpretrain/') for n in names) >= 3
 
 
+def _installed(name):
+    try:   # its metadata, not an import: this process refuses mmpretrain (mmsoco/registry.py)
+        return bool(importlib.metadata.version(name))
+    except importlib.metadata.PackageNotFoundError:
+        return False
+
+
 @pytest.mark.parametrize('config', CONFIGS, ids=lambda c: osp.relpath(c, REPO))
 def test_config_reloads_from_the_dump_the_runner_writes(config, tmp_path):
+    if osp.relpath(config, REPO).startswith(osp.join('configs', 'mmpretrain')) and \
+            not _installed('mmpretrain'):
+        pytest.skip("mmpretrain is not installed: its configs' mmpretrain:: bases cannot load")
     # without their custom imports: mmsoco is imported (conftest.py), and this process, on
     # mmselfsup, refuses the mmpretrain that configs/mmpretrain/ import (mmsoco/registry.py)
     cfg = Config.fromfile(config, import_custom_modules=False)
