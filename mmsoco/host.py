@@ -11,6 +11,10 @@ chosen).  Each name and what it is on each host:
 - ``MoCo``, ``BYOL``: ``mmselfsup.models.algorithms`` / ``mmpretrain.models.selfsup``;
 - ``CosineEMA``, ``SelfSupDataPreprocessor``: ``{mmselfsup,mmpretrain}.models.utils``;
 - ``LARS``: ``{mmselfsup,mmpretrain}.engine.optimizers``;
+- ``batch_shuffle_ddp``, ``batch_unshuffle_ddp``: ``mmselfsup.utils`` /
+  ``mmpretrain.models.utils`` (the same code);
+- ``STEM_OUTPUT_RESNETS``: the ResNet classes that count the stem as output 0: mmselfsup's
+  ``ResNet`` / none (mmpretrain's counts the stages from 0, as mmdet's and mmseg's);
 - ``PreciseBNHook``, ``scaled_all_reduce``: ``mmcls.engine.hooks.precise_bn_hook`` (mmselfsup's
   classification library) / ``mmpretrain.engine.hooks.precise_bn_hook``.
 
@@ -36,16 +40,22 @@ if HOST == 'mmpretrain':
     from mmpretrain.engine.optimizers import LARS
     from mmpretrain.models.selfsup import BYOL, MoCo
     from mmpretrain.models.selfsup import BaseSelfSupervisor as BaseModel
-    from mmpretrain.models.utils import CosineEMA, SelfSupDataPreprocessor
+    from mmpretrain.models.utils import (CosineEMA, SelfSupDataPreprocessor, batch_shuffle_ddp,
+                                         batch_unshuffle_ddp)
     from mmpretrain.structures import DataSample
+    STEM_OUTPUT_RESNETS = ()
 else:
     from mmcls.engine.hooks import PreciseBNHook
     from mmcls.engine.hooks.precise_bn_hook import scaled_all_reduce
     from mmselfsup.engine.optimizers import LARS
     from mmselfsup.models.algorithms import BYOL, MoCo
     from mmselfsup.models.algorithms.base import BaseModel
+    from mmselfsup.models.backbones import ResNet as _SelfSupResNet
     from mmselfsup.models.utils import CosineEMA, SelfSupDataPreprocessor
     from mmselfsup.structures import SelfSupDataSample as DataSample
+    from mmselfsup.utils import batch_shuffle_ddp, batch_unshuffle_ddp
+    STEM_OUTPUT_RESNETS = (_SelfSupResNet, )
 
 __all__ = ['HOST', 'BaseModel', 'BYOL', 'CosineEMA', 'DataSample', 'LARS', 'MoCo', 'PreciseBNHook',
-           'SelfSupDataPreprocessor', 'scaled_all_reduce']
+           'STEM_OUTPUT_RESNETS', 'SelfSupDataPreprocessor', 'batch_shuffle_ddp',
+           'batch_unshuffle_ddp', 'scaled_all_reduce']

@@ -2,8 +2,8 @@
 from typing import List
 
 import torch
-from mmselfsup.engine.optimizers import LARS
 
+from mmsoco.host import LARS
 from mmsoco.registry import OPTIMIZERS
 
 #: what a parameter group's update depends on: groups equal in these are updated together

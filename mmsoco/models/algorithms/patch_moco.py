@@ -6,12 +6,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import ExponentialMovingAverage
-from mmselfsup.models.algorithms.base import BaseModel
-from mmselfsup.models.backbones import ResNet as SelfSupResNet
-from mmselfsup.structures import SelfSupDataSample
-from mmselfsup.utils import batch_shuffle_ddp, batch_unshuffle_ddp
 
 from mmsoco.datasets.fallbacks import FallbackCounter
+from mmsoco.host import (STEM_OUTPUT_RESNETS, BaseModel, DataSample, batch_shuffle_ddp,
+                         batch_unshuffle_ddp)
 from mmsoco.registry import MODELS
 
 from ..utils.cell_matching import NO_MATCH, geometric_match, similarity_match
@@ -30,8 +28,9 @@ def backbone_stride(backbone: nn.Module) -> Optional[int]:
     out_indices = getattr(backbone, 'out_indices', None)
     if strides is None or out_indices is None:
         return None
-    # mmselfsup's ResNet counts the stem as output 0; mmcls', mmseg's and mmdet's count stages
-    stages = max(out_indices) + (0 if isinstance(backbone, SelfSupResNet) else 1)
+    # mmselfsup's ResNet counts the stem as output 0 (mmsoco.host); mmcls', mmpretrain's, mmseg's
+    # and mmdet's count stages
+    stages = max(out_indices) + (0 if isinstance(backbone, STEM_OUTPUT_RESNETS) else 1)
     return 4 * math.prod(strides[:stages])
 
 
@@ -172,7 +171,7 @@ class PatchMoCo(BaseModel):
     # ------------------------------------------------------------------------------------------
     # matching
     def match(self, q_dense: torch.Tensor, k_dense: torch.Tensor, views: Sequence[torch.Tensor],
-              data_samples: List[SelfSupDataSample]) -> torch.Tensor:
+              data_samples: List[DataSample]) -> torch.Tensor:
         """The key cell of every query cell, or ``NO_MATCH``: (N, h_q * w_q)."""
         if self.matching == 'feature':
             return similarity_match(q_dense.flatten(2), k_dense.flatten(2))
@@ -191,13 +190,13 @@ class PatchMoCo(BaseModel):
             self._check_stride(round(view.shape[-1] / dense.shape[-1]), 'the dense map')
 
     # ------------------------------------------------------------------------------------------
-    def loss(self, inputs: List[torch.Tensor], data_samples: List[SelfSupDataSample],
+    def loss(self, inputs: List[torch.Tensor], data_samples: List[DataSample],
              **kwargs) -> Dict[str, torch.Tensor]:
         """Patch-level InfoNCE of view 0 (queries) against view 1 (keys).
 
         Args:
             inputs (list[Tensor]): Two views, (N, 3, H, W) each.
-            data_samples (list[SelfSupDataSample]): With ``view_matrices`` (2, 3, 3) for
+            data_samples (list[DataSample]): With ``view_matrices`` (2, 3, 3) for
                 geometric matching.
 
         Returns:

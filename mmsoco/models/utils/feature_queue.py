@@ -2,7 +2,7 @@
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmselfsup.utils import concat_all_gather
+from mmengine.dist import all_gather
 
 
 class FeatureQueue(nn.Module):
@@ -32,7 +32,8 @@ class FeatureQueue(nn.Module):
 
         With more keys than ``length`` only the last ``length`` are kept.
         """
-        keys = concat_all_gather(keys.detach().contiguous())
+        # mmselfsup's concat_all_gather (mmengine's all_gather, concatenated): no host import
+        keys = torch.cat(all_gather(keys.detach().contiguous()), dim=0)
         keys = keys[-self.length:]
         n = len(keys)
         ptr = int(self.ptr)
