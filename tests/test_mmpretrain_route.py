@@ -79,6 +79,23 @@ def test_the_host_is_the_imported_one_then_mmsoco_host_then_mmselfsup():
         choose_host({}, {}, lambda name: False)
 
 
+def test_only_mmsoco_host_imports_a_host_library():
+    """mmsoco's modules take host pieces from mmsoco/host.py: a direct import of mmselfsup, its
+    mmcls or mmpretrain would break the other route."""
+    import ast
+    offending = []
+    for path in glob.glob(osp.join(REPO, 'mmsoco', '**', '*.py'), recursive=True):
+        if osp.relpath(path, REPO) == osp.join('mmsoco', 'host.py'):
+            continue
+        for node in ast.walk(ast.parse(open(path).read())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ''] if isinstance(node, ast.ImportFrom) and not node.level
+                     else [])
+            offending += [f'{osp.relpath(path, REPO)}:{node.lineno} {n}' for n in names
+                          if n.split('.')[0] in HOSTS + ('mmcls', )]
+    assert not offending
+
+
 def test_this_process_refuses_mmpretrain_with_the_reason():
     # mmdet's models import mmpretrain whenever it is installed: the hook makes that "not there"
     assert any(isinstance(f, BlockedHost) and f.name == 'mmpretrain' for f in sys.meta_path)
