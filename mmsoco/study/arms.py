@@ -109,7 +109,8 @@ def _byol_config(data: PretrainData, **budget):
 
 
 def _dense_method(name: str) -> Method:
-    """PLR or EDMoCo (:mod:`mmsoco.study.dense_arms`): an encoder-decoder as the segmenter's."""
+    """PLR, EDMoCo or PLEDMoCo (:mod:`mmsoco.study.dense_arms`): an encoder-decoder as the
+    segmenter's; PLMoCo: a ResNet, its backbone transferred."""
     def config(data: PretrainData, **budget):
         from .dense_arms import dense_config
         return dense_config(name, data.image_root, data.list_file, **budget)
@@ -117,7 +118,7 @@ def _dense_method(name: str) -> Method:
     def transfer(src: str, dst: str, cfg, study) -> dict:
         from .dense_arms import transfer_dense
         return transfer_dense(src, dst, cfg, study)
-    return Method(name, config, transfer)
+    return Method(name, config, transfer_backbone if name == 'plmoco' else transfer)
 
 
 #: pretraining method -> :class:`Method`
@@ -154,11 +155,13 @@ register_method(Method('soco', _soco_config, transfer_soco, proposals=True))
 register_method(Method('byol', _byol_config, transfer_backbone))
 register_method(_dense_method('plr'))
 register_method(_dense_method('edmoco'))
+register_method(_dense_method('plmoco'))
+register_method(_dense_method('pledmoco'))
 for _arm in (Arm('soco', 'soco'), Arm('byol', 'byol'), Arm('scratch'), Arm('init', init=True),
              Arm('init+soco', 'soco', init=True), Arm('init+byol', 'byol', init=True)):
     register_arm(_arm)
 # the dense pretext arms pretrain a segmentation decoder: --task seg, named in --arms
-for _name in ('plr', 'edmoco'):
+for _name in ('plr', 'edmoco', 'plmoco', 'pledmoco'):
     register_arm(Arm(_name, _name, tasks=('seg', ), default=False))
     register_arm(Arm(f'init+{_name}', _name, init=True, tasks=('seg', ), default=False))
 

@@ -1,12 +1,15 @@
-"""The study's dense pretext arms (``--task seg``): patch-level rotation (``plr``) and
-encoder-decoder MoCo (``edmoco``), and ``init+plr``/``init+edmoco`` with ``--init``.
+"""The study's dense pretext arms (``--task seg``): patch-level rotation (``plr``),
+encoder-decoder MoCo (``edmoco``), patch-level MoCo (``plmoco``) and patch-level encoder-decoder
+MoCo (``pledmoco``), and ``init+<method>`` of each with ``--init``.
 
-Each pretrains an encoder-decoder built from the study's own segmenter (the FCN R50-D8 of
+Each but PLMoCo (a ResNet alone, at stride 16; the segmenter takes its backbone) pretrains an
+encoder-decoder built from the study's own segmenter (the FCN R50-D8 of
 ``--seg-model fcn``: its ResNet and decode head), so the decoder it trains is the one the
 segmenter has.  Downstream (:func:`transfer_dense`) the segmenter starts from the pretrained
 backbone **and** decoder when its decode head is the pretrained one, else from the backbone
 alone (Semantic FPN), and the stage says which.
 """
+import math
 import os.path as osp
 from typing import Optional
 
@@ -20,7 +23,11 @@ from .seg_configs import SEG_CONFIGS
 DENSE_CONFIGS = {
     'plr': osp.join(STUDY_CONFIGS, 'plr_resnet50-d8-fcn_1xb64-coslr-1500i_study.py'),
     'edmoco': osp.join(STUDY_CONFIGS, 'edmoco_resnet50-d8-fcn_1xb64-coslr-1500i_study.py'),
+    'plmoco': osp.join(STUDY_CONFIGS, 'plmoco_resnet50-d16_1xb64-coslr-1500i_study.py'),
+    'pledmoco': osp.join(STUDY_CONFIGS, 'pledmoco_resnet50-d8-fcn_1xb64-coslr-1500i_study.py'),
 }
+#: the methods whose encoder is a ResNet alone (no decoder: the segmenter takes its backbone)
+BACKBONE_ONLY = ('plmoco', )
 
 
 def dense_config(method: str, image_root: str, list_file: str, work_dir: str, iters: int,
@@ -38,17 +45,35 @@ def dense_config(method: str, image_root: str, list_file: str, work_dir: str, it
         crop.size = view_size
     for rot in _find_transforms(ds.pipeline, 'RandomPatchRotate'):
         rot.crop_size = view_size
+    for views in _find_transforms(ds.pipeline, 'GeometricMultiView'):
+        views.size = view_size
+    if method in BACKBONE_ONLY:   # PLMoCo: the config's ResNet (stride 16), the study's depth
+        cfg.model.backbone.depth = depth
+        cfg.model.neck.in_channels = RESNET_CHANNELS[depth][3]
+        _fit_cells(cfg.model, view_size)
+        _warmup_cosine(cfg, iters)
+        return _runtime(cfg, work_dir, f'pretrain_{method}', iters, workers, seed, amp,
+                        ckpt_interval)
     seg = Config.fromfile(SEG_CONFIGS['fcn']).model
     ed = cfg.model.backbone
     ed.backbone = dict(seg.backbone, depth=depth)
     classes = ed.decode_head.num_classes
     ed.decode_head = dict(seg.decode_head, in_channels=RESNET_CHANNELS[depth][3],
                           num_classes=classes)
-    if method == 'edmoco':
+    if method in ('edmoco', 'pledmoco'):
         cfg.model.neck.in_channels = ed.decode_head['channels']
+    if method == 'pledmoco':      # the cells of the segmenter's decoder, at its stride
+        cfg.model.out_stride = 4 * math.prod(seg.backbone.strides)
+        _fit_cells(cfg.model, view_size)
     _warmup_cosine(cfg, iters)
     return _runtime(cfg, work_dir, f'pretrain_{method}', iters, workers, seed, amp,
                     ckpt_interval)
+
+
+def _fit_cells(model: dict, view_size: int) -> None:
+    """At most as many enqueued key cells per image as a key view has (small study views)."""
+    cells = math.ceil(view_size / model.out_stride) ** 2
+    model.cells_per_image = min(model.cells_per_image, cells)
 
 
 def transfer_dense(src: str, dst: str, cfg, study) -> dict:

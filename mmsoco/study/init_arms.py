@@ -21,7 +21,8 @@ import torch
 #: pretraining method -> the output of stage ``init_start`` that starts it from ``--init``; None:
 #: a stage of its own, ``init_start_<method>``, through the start converter of any mmsoco
 #: algorithm (:func:`~mmsoco.converters.init_checkpoint.convert_init_state`)
-INIT_STARTS = {'soco': 'checkpoint', 'byol': 'byol_start', 'plr': None, 'edmoco': None}
+INIT_STARTS = {'soco': 'checkpoint', 'byol': 'byol_start', 'plr': None, 'edmoco': None,
+               'plmoco': None, 'pledmoco': None}
 #: The BYOL model's target network (mmselfsup ``CosineEMA(nn.Sequential(backbone, neck))``).
 BYOL_TARGET_BACKBONE = 'target_net.module.0.'
 
