@@ -351,7 +351,8 @@ def test_init_start_fills_backbone_and_key_encoder(tmp_path):
     import torchvision
     src = tmp_path / 'resnet18.pth'
     torch.save(torchvision.models.resnet18().state_dict(), src)
-    cfg = Config.fromfile(osp.join(DENSE_DIR, 'plmoco_resnet50-d16_8xb32-coslr-20e_voc0712-init.py'))
+    cfg = Config.fromfile(
+        osp.join(DENSE_DIR, 'plmoco_resnet50-d16_8xb32-coslr-20e_voc0712-init.py'))
     cfg.model.backbone.depth = 18
     cfg.model.neck.update(in_channels=512, hid_channels=256)
     conv = convert_init_checkpoint(str(src), cfg)
