@@ -9,10 +9,11 @@ strategy combining the chosen similarities, then ``process()``.
 The segmentation runs on a downscaled copy of the image (``scale``: its longer side in pixels);
 boxes are mapped back to the original pixels. SoCo keeps only boxes between 0.3 and 0.8 of the
 image's size, which a downscaled copy still delineates. The original code ran one segmentation
-(sigma 0.9, k 300, min size 100) on the full-size image; at a 250 px copy one segmentation
+(sigma 0.9, k 300, min size 100) on the full-size image; on a small copy one segmentation
 yields about half the boxes the paper's filter keeps, so the default adds two finer
-segmentations (k 100 and 50): measured on four real labelled sets it keeps more boxes than the
-original with at least its recall, >10x faster (docs/proposals.md).
+segmentations (k 100 and 50).  The default copy (150 px) is the fastest scale, of 150-300 px,
+whose recall is at least the original's on each of four real labelled sets and the bundled
+photos (docs/benchmarks.md, "Segmentation scale"): there it runs about 30x faster.
 """
 from dataclasses import asdict, dataclass, field
 from typing import Sequence, Tuple
@@ -36,7 +37,7 @@ COLOR_SPACES = {
 }
 DEFAULT_STRATEGY = 'color+fill+size+texture'
 DEFAULT_COLOR_SPACES = ('rgb', )  # as the pure-Python package segments; measured best recall
-DEFAULT_SCALE = 250  # longer side (px) the segmentation runs at; 0 = the image's own size
+DEFAULT_SCALE = 150  # longer side (px) the segmentation runs at; 0 = the image's own size
 DEFAULT_K = (300.0, 100.0, 50.0)  # the original's k 300, and two finer segmentations
 MAX_SIDE = 2048  # even at scale 0, larger images are segmented at this longer side
 
@@ -68,7 +69,7 @@ class SelectiveSearch:
             from hsv, lab, rgb, ycrcb. Defaults to ('rgb',).
         scale (int): Longer side (px) of the copy the segmentation runs on; images already
             smaller are not enlarged; 0 runs at the image's own size (up to ``MAX_SIDE``).
-            Defaults to 250.
+            Defaults to 150 (:data:`DEFAULT_SCALE`).
         rescale_params (bool): ``sigma``, ``k`` and ``min_size`` describe the image at its own
             size and are mapped to the working copy shrunk by ``f`` (sigma * f, k * f^2,
             min_size * f^2: the Felzenszwalb threshold k / |C| and the minimum segment then
