@@ -160,10 +160,26 @@ def test_each_layout_gives_the_source_backbone_to_online_and_target(
         assert f'{name}, ResNet-50 -> SoCo R50-FPN start' in out
 
 
-def test_c4_takes_layer4_as_the_res5_head(sources, tmp_path):
-    path, resnet, _ = sources['torchvision']
-    conv = convert_init_checkpoint(path, C4_INIT, str(tmp_path / 'c4.pth'))
-    written = torch.load(str(tmp_path / 'c4.pth'))['state_dict']
+@pytest.fixture(scope='module')
+def torchvision_start(sources, tmp_path_factory):
+    """``config -> (path, conversion)``: the torchvision source converted once per config, for
+    the tests that read the start file (each conversion builds a SoCo R50 and writes ~200 MB)."""
+    root = tmp_path_factory.mktemp('torchvision_start')
+    done = {}
+
+    def get(config):
+        if config not in done:
+            path = str(root / (osp.splitext(osp.basename(config))[0] + '.pth'))
+            done[config] = path, convert_init_checkpoint(sources['torchvision'][0], config, path)
+        return done[config]
+
+    return get
+
+
+def test_c4_takes_layer4_as_the_res5_head(sources, torchvision_start):
+    _, resnet, _ = sources['torchvision']
+    path, conv = torchvision_start(C4_INIT)
+    written = torch.load(path)['state_dict']
     assert conv.new == ['projector', 'predictor'] and conv.provided == ['backbone', 'head']
     for key, value in resnet.items():
         dst = ('head.' if key.startswith('layer4.') else 'backbone.') + key
@@ -215,11 +231,10 @@ def demo_data(tmp_path_factory):
     return root
 
 
-def test_a_run_from_the_converted_file_starts_with_target_equal_to_source(sources, demo_data,
-                                                                          tmp_path):
-    path, resnet, _ = sources['torchvision']
-    start = str(tmp_path / 'start.pth')
-    convert_init_checkpoint(path, FPN_INIT, start)
+def test_a_run_from_the_converted_file_starts_with_target_equal_to_source(
+        sources, torchvision_start, demo_data, tmp_path):
+    _, resnet, _ = sources['torchvision']
+    start, _ = torchvision_start(FPN_INIT)
     cfg = Config.fromfile(FPN_INIT)          # the continued config, as shipped, on the demo images
     cfg.model = plain_bn(cfg.model)
     cfg.load_from = start
@@ -339,12 +354,13 @@ def test_a_fine_tuned_model_is_refused_naming_what_it_is(kind, run_tool, tmp_pat
 
 
 @pytest.mark.parametrize('variant', ['fpn', 'c4'])
-def test_its_own_start_file_converts_to_the_same_file(variant, sources, run_tool, tmp_path):
+def test_its_own_start_file_converts_to_the_same_file(variant, torchvision_start, run_tool,
+                                                      tmp_path):
     """A start file init2soco.py wrote is an mmsoco layout: converted again for the same config
     it gives the same tensors; for the other variant's config the reason is the variant."""
     config, other = (FPN_INIT, C4_INIT) if variant == 'fpn' else (C4_INIT, FPN_INIT)
-    first, again = str(tmp_path / 'start.pth'), str(tmp_path / 'again.pth')
-    convert_init_checkpoint(sources['torchvision'][0], config, first)
+    first, _ = torchvision_start(config)
+    again = str(tmp_path / 'again.pth')
     conv = convert_init_checkpoint(first, config, again)
     a, b = torch.load(first)['state_dict'], torch.load(again)['state_dict']
     assert conv.layout == 'mmsoco' and list(a) == list(b)
