@@ -27,10 +27,16 @@ PROBE = osp.join(REPO, 'tests', 'route_probe.py')
 DEMO = 'soco_resnet50-fpn_1xb4-coslr-2e_demo.py'
 IN1K = 'soco_resnet50-fpn_16xb128-coslr-100e_in1k.py'
 SELFSUP_DEMO = osp.join(REPO, 'configs', 'soco', DEMO)
-PRETRAIN_DEMO = osp.join(REPO, 'configs', 'mmpretrain', DEMO)
+PRETRAIN_DEMO = osp.join(REPO, 'configs', 'mmpretrain', DEMO.replace('.py', '_mmpretrain.py'))
 PLR = 'plr_resnet50-d16-fcn-d6_8xb32-coslr-200e_in1k.py'
 COCO128 = osp.join(osp.dirname(REPO), 'shared', 'datasets', 'coco128', 'images', 'train2017')
 TOOLS = osp.join(REPO, 'tools', 'model_converters')
+
+
+def _on_mmpretrain(name: str) -> str:
+    """The MMPretrain twin of an MMSelfSup config name (a name of its own, so that ``mim train
+    mmsoco NAME`` finds one file)."""
+    return name.replace('.py', '_mmpretrain.py')
 
 
 def _installed(name):
@@ -128,7 +134,7 @@ def test_train_py_refuses_a_config_of_the_other_host_in_one_line(tmp_path):
 @pytest.mark.parametrize('name', [IN1K, DEMO])
 def test_the_mmpretrain_configs_are_the_mmselfsup_ones_on_another_host(name):
     # loaded without their custom imports: this process must not import mmpretrain
-    ours = Config.fromfile(osp.join(REPO, 'configs', 'mmpretrain', name),
+    ours = Config.fromfile(osp.join(REPO, 'configs', 'mmpretrain', _on_mmpretrain(name)),
                            import_custom_modules=False).to_dict()
     theirs = Config.fromfile(osp.join(REPO, 'configs', 'soco', name),
                              import_custom_modules=False).to_dict()
@@ -161,7 +167,7 @@ def _without_scope(cfg):
 
 @needs_mmpretrain
 def test_the_mmpretrain_plr_config_is_the_dense_one_on_another_host():
-    ours = Config.fromfile(osp.join(REPO, 'configs', 'mmpretrain', PLR),
+    ours = Config.fromfile(osp.join(REPO, 'configs', 'mmpretrain', _on_mmpretrain(PLR)),
                            import_custom_modules=False).to_dict()
     theirs = Config.fromfile(osp.join(REPO, 'configs', 'dense', PLR),
                              import_custom_modules=False).to_dict()
@@ -182,7 +188,8 @@ def test_plr_trains_on_mmpretrain_without_importing_mmselfsup(tmp_path):
     names = sorted(os.listdir(COCO128))[:4]
     (tmp_path / 'list.txt').write_text(''.join(f'{n} 0\n' for n in names))  # CustomDataset's
     report, out = _probe(
-        'train', osp.join(REPO, 'configs', 'mmpretrain', PLR), '--work-dir', str(tmp_path / 'w'),
+        'train', osp.join(REPO, 'configs', 'mmpretrain', _on_mmpretrain(PLR)),
+        '--work-dir', str(tmp_path / 'w'),
         '--cfg-options', 'model.backbone.backbone.depth=18',       # ResNet-18, plain BN, 64 px
         'model.backbone.backbone.norm_cfg.type=BN', 'model.backbone.decode_head.in_channels=512',
         'model.backbone.decode_head.norm_cfg.type=BN', 'train_dataloader.batch_size=2',
@@ -251,7 +258,7 @@ def test_init2soco_refuses_a_config_of_the_other_host_in_one_line(
     from mmsoco.converters.builder import ConfigHostError
     with pytest.raises(ConfigHostError, match="default_scope is 'mmpretrain' but mmsoco "
                        'registered into mmselfsup in this process: set MMSOCO_HOST=mmpretrain'):
-        build_soco_model(osp.join(REPO, 'configs', 'mmpretrain', IN1K))
+        build_soco_model(osp.join(REPO, 'configs', 'mmpretrain', _on_mmpretrain(IN1K)))
     with pytest.raises(SystemExit, match='init2soco: error: .*set MMSOCO_HOST=mmpretrain'):
         run_tool(osp.join(TOOLS, 'init2soco.py'), mmpretrain_run['checkpoint'],
                  str(tmp_path / 'out.pth'), '--config', PRETRAIN_DEMO)

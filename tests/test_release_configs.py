@@ -35,6 +35,17 @@ def test_every_config_file_is_covered():
     assert sum(n.startswith('configs/mmpretrain/') for n in names) >= 3
 
 
+def test_every_runnable_config_has_a_file_name_of_its_own():
+    """``mim train mmsoco NAME`` looks a config up by its file name among every config the
+    package ships (``_base_`` folders included) and stops when two share it."""
+    shipped = [c for c in CONFIGS if osp.relpath(c, REPO).startswith('configs/')]
+    names = [osp.basename(c) for c in shipped]
+    runnable = [c for c in shipped if '_base_' not in c.split(os.sep)]
+    shared = sorted(osp.relpath(c, REPO) for c in runnable
+                    if names.count(osp.basename(c)) > 1 and not c.endswith('soco_r50_fpn.py'))
+    assert shared == [], f'configs that share a file name with another config: {shared}'
+
+
 def _installed(name):
     try:   # its metadata, not an import: this process refuses mmpretrain (mmsoco/registry.py)
         return bool(importlib.metadata.version(name))
