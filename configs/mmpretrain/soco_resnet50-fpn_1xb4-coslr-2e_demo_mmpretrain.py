@@ -2,7 +2,7 @@
 # R50-FPN recipe on the demo collection that tools/demo.py writes, 2 short epochs on a CPU) on
 # top of the MMPretrain ImageNet config.  tests/test_mmpretrain_route.py checks that the two demos
 # differ only in what the host changes.
-_base_ = './soco_resnet50-fpn_16xb128-coslr-100e_in1k.py'
+_base_ = './soco_resnet50-fpn_16xb128-coslr-100e_in1k_mmpretrain.py'
 
 data_root = 'work_dirs/demo/data/'
 train_dataloader = dict(
