@@ -50,8 +50,8 @@ def test_byol_is_built_from_mmselfsups_config():
 
 def test_peers_follow_the_first_row_and_soco_is_a_ratio_of_resnet50():
     args = argparse.Namespace(
-        device='cuda', data='.', workers=2, steps=3, warmup=1, rows=[['64', 'bf16', 'single'],
-                                                                    ['128', 'fp16', 'single']],
+        device='cuda', data='.', workers=2, steps=3, warmup=1,
+        rows=[['64', 'bf16', 'single'], ['128', 'fp16', 'single']],
         lever_sweep=False, peers=['resnet50', 'byol'], peer_size=224,
         **{lv: False for lv in bench.LEVERS})
     rows = bench.settings(args)

@@ -52,7 +52,8 @@ def test_plr_start_fills_the_encoder_and_leaves_the_decoder_fresh(tmp_path):
     start = read_checkpoint(dst)['state_dict']
     model = MODELS.build(cfg.model)
     missing, unexpected = model.load_state_dict(start, strict=False)
-    assert not unexpected and missing and all(k.startswith('backbone.decode_head.') for k in missing)
+    assert not unexpected and missing
+    assert all(k.startswith('backbone.decode_head.') for k in missing)
     for key, value in tv.items():
         if not key.startswith('fc.'):
             assert torch.equal(model.state_dict()['backbone.backbone.' + key], value), key
@@ -75,8 +76,8 @@ def test_edmoco_start_from_moco_key_encoder_equals_query(tmp_path):
     cfg = tiny(EDMOCO)
     conv = convert_init_checkpoint(src, cfg, str(tmp_path / 'start.pth'))
     assert conv.algorithm == 'MoCo'
-    assert {k.split('.')[0] for k, _ in conv.left_out} == {'encoder_k', 'neck', 'head', 'queue',
-                                                            'queue_ptr'} - {'head'}
+    left = {k.split('.')[0] for k, _ in conv.left_out}
+    assert left == {'encoder_k', 'neck', 'head', 'queue', 'queue_ptr'} - {'head'}
     assert set(conv.new) == {'neck', 'queue', 'queue_ptr', 'backbone.decode_head'}
     start = conv.state_dict
     assert int(start['encoder_k.steps']) == 0

@@ -60,8 +60,8 @@ def test_rotating_each_patch_back_gives_the_input(grid, gap):
 def test_label_map_at_the_decoder_stride_follows_the_patch_layout(grid, stride):
     crop = 224
     np.random.seed(grid)
-    out = RandomPatchRotate(crop_size=crop, grid=grid)(dict(img=np.zeros((crop, crop, 3),
-                                                                          np.uint8)))
+    img = np.zeros((crop, crop, 3), np.uint8)
+    out = RandomPatchRotate(crop_size=crop, grid=grid)(dict(img=img))
     labels = torch.from_numpy(out['patch_rot']).long()[None]
     h = -(-crop // stride)
     at = labels_at_output(labels, (h, h))[0]

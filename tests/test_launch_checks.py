@@ -155,8 +155,8 @@ def test_slurm_train_without_slurm_says_what_is_missing(tmp_path):
     assert 'tools/dist_train.sh CONFIG GPUS' in line
 
 
-def test_proposals_file_of_another_image_folder_is_one_line_before_any_process(tmp_path,
-                                                                             run_tool):
+def test_proposals_file_of_another_image_folder_is_one_line_before_any_process(
+        tmp_path, run_tool):
     """Its keys name images that are not in this collection: found from a sample of keys, before
     torchrun starts (it used to print the dataset's error twice, then ChildFailedError) and
     before train.py makes its work dir (it used to, after 464 lines of output)."""

@@ -362,6 +362,6 @@ def test_init_start_fills_backbone_and_key_encoder(tmp_path):
         assert torch.equal(state['encoder_k.module.0.' + key[len('backbone.'):]], state[key])
     model = build_soco_model(cfg)
     missing, unexpected = model.load_state_dict(state, strict=False)
-    assert unexpected == [] and {k.split('.')[0] for k in missing} == {'neck', 'cell_queue',
-                                                                        'encoder_k'}
+    assert unexpected == []
+    assert {k.split('.')[0] for k in missing} == {'neck', 'cell_queue', 'encoder_k'}
     assert all(k.startswith(('encoder_k.module.1.', 'neck.', 'cell_queue.')) for k in missing)

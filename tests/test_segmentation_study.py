@@ -173,8 +173,8 @@ def test_mask_outside_the_class_list_stops_before_training(tmp_path, capsys):
         check_seg_folder(seg_data, 11, 255)  # CamVid's void 11 without --ignore-index 11
 
 
-def test_each_model_is_its_own_run_and_a_clash_is_refused_first(toy_seg_study, tmp_path,
-                                                                 capsys):
+def test_each_model_is_its_own_run_and_a_clash_is_refused_first(
+        toy_seg_study, tmp_path, capsys):
     """FCN beside Semantic FPN in one work dir: two runs (seg-fcn, seg-fpn), neither touches the
     other; another mask set under a taken run name is refused before any stage."""
     seg_data, work, _ = toy_seg_study

@@ -9,7 +9,6 @@ from typing import List, Optional, Sequence
 import cv2
 import numpy as np
 
-from .transforms.patch_rotation import IGNORE_INDEX
 from .visualization import _GAP, _panel
 
 #: BGR colour of each rotation k (0, 90, 180, 270 degrees); grey for the gaps

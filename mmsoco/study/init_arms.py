@@ -163,4 +163,3 @@ class InitArms:
         """Whether the ``init`` arm goes downstream as SoCo does (backbone, FPN, box head: the
         source is a SoCo model) rather than as its backbone alone."""
         return {'neck', 'head'} <= set(self.start().outputs['provided'])
-
