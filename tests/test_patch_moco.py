@@ -30,6 +30,7 @@ from mmsoco.testing import REPO
 
 DENSE_DIR = osp.join(REPO, 'configs', 'dense')
 COCO128 = osp.join(osp.dirname(REPO), 'shared', 'datasets', 'coco128', 'images', 'train2017')
+needs_coco128 = pytest.mark.skipif(not osp.isdir(COCO128), reason=f'coco128 not at {COCO128}')
 STRIDE = 16
 SIZE = 128                                    # 8 x 8 cells at stride 16
 CROP_Q = (0, 0, 200, 180)                     # (x0, y0, w, h) in the image
@@ -269,6 +270,7 @@ def tiny_run(cfg, tmp_path, name):
     return cfg
 
 
+@needs_coco128
 @pytest.mark.parametrize('config', PLMOCO_CONFIGS)
 def test_config_trains_two_iterations_on_real_photos(config, tmp_path):
     cfg = tiny_run(Config.fromfile(osp.join(DENSE_DIR, config)), tmp_path, config)
@@ -297,6 +299,7 @@ class _LossRecorder(Hook):
         self.seen.append(float(outputs['loss'].detach()))
 
 
+@needs_coco128
 def test_matching_picture_tool_writes_a_png(run_tool, tmp_path):
     out = tmp_path / 'matching.png'
     image = osp.join(COCO128, sorted(os.listdir(COCO128))[0])
