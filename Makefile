@@ -12,8 +12,12 @@ venv:
 demo: venv
 	@$(PY) tools/demo.py $(DEMO_ARGS)
 
+# two worker processes (pytest-xdist), each test file whole in one of them, so that its module
+# fixtures are built once; make test TEST_WORKERS=0 runs the suite in one process
+TEST_WORKERS ?= 2
+
 test: venv
-	@$(PY) -m pytest -q tests
+	@$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile tests
 
 lint: venv
 	@$(PY) -m flake8 --version >/dev/null 2>&1 || $(PY) -m pip install -q "$$(grep -E '^flake8==' requirements/pins.txt | cut -d' ' -f1)"

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import os.path as osp
+import re
 
 import pytest
 import torch
@@ -167,6 +168,11 @@ def test_mask_outside_the_class_list_stops_before_training(tmp_path, capsys):
     assert code == 2 and len(err) == 1
     assert bad in err[0] and '[12]' in err[0] and 'outside the class list' in err[0]
     assert not osp.exists(osp.join(work, 'stages')) or not os.listdir(osp.join(work, 'stages'))
+    # 11, the first index past the 11 classes, through the CLI: CamVid's void without its ignore index
+    code = cli_main(_args(seg_data, osp.join(seg_data, 'train'), work, '--ignore-index', '255'))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert re.search(r'\[11(, 12)?\]', err[0]) and 'outside the class list' in err[0], err
     # with a class list that reaches index 12 the same masks are fine (11 stays the void)
     assert check_seg_folder(seg_data, 13, 11)['val'] == 1
     with pytest.raises(ValueError, match=r'class indices \[11\] are outside'):

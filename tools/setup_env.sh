@@ -88,9 +88,9 @@ WRAPPER
     die "mmcv installed but its compiled ops do not import. See $LOG."
 fi
 
-step "mmdet, mmcls, mmselfsup, OpenCV contrib, scikit-image, pytest" "${PIP[@]}" install \
+step "mmdet, mmcls, mmselfsup, OpenCV contrib, scikit-image, pytest (with xdist)" "${PIP[@]}" install \
   "$(pin mmdet)" "$(pin mmcls)" "$(pin mmselfsup)" "$(pin opencv-contrib-python)" \
-  "$(pin scikit-image)" "$(pin pytest)" "$(pin numpy)"
+  "$(pin scikit-image)" "$(pin pytest)" "$(pin pytest-xdist)" "$(pin execnet)" "$(pin numpy)"
 # mmsegmentation for the segmentation transfer; ftfy and regex are imported by mmseg but not
 # declared by it (requirements/pins.txt)
 step "mmsegmentation (with ftfy, regex)" "${PIP[@]}" install "$(pin mmsegmentation)" \
