@@ -168,7 +168,7 @@ def test_mask_outside_the_class_list_stops_before_training(tmp_path, capsys):
     assert code == 2 and len(err) == 1
     assert bad in err[0] and '[12]' in err[0] and 'outside the class list' in err[0]
     assert not osp.exists(osp.join(work, 'stages')) or not os.listdir(osp.join(work, 'stages'))
-    # 11, the first index past the 11 classes, through the CLI: CamVid's void without its ignore index
+    # 11, the first index past the 11 classes, through the CLI: CamVid's void, not ignored here
     code = cli_main(_args(seg_data, osp.join(seg_data, 'train'), work, '--ignore-index', '255'))
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
