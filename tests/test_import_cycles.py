@@ -125,3 +125,13 @@ def test_a_circle_through_an_init_and_a_function_level_import_is_found(tmp_path)
                                      'pkg.utils.checkpoint', 'pkg.converters.soco_checkpoint']]
     (pkg / 'utils' / 'checkpoint.py').write_text('def publish():\n    pass\n')
     assert import_cycles(import_graph(str(tmp_path), 'pkg')) == []
+
+
+def test_the_data_side_does_not_import_the_models():
+    """``mmsoco.datasets`` is the data layer: the models may use its geometry and constants, it
+    uses nothing of ``mmsoco.models`` (nor do its drawing tools)."""
+    graph = import_graph(REPO)
+    found = sorted(f'{module} -> {target}' for module, targets in graph.items()
+                   if module.startswith('mmsoco.datasets') for target in targets
+                   if target.startswith('mmsoco.models'))
+    assert not found, 'the data side imports the models: ' + '; '.join(found)

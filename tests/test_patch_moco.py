@@ -23,7 +23,7 @@ from mmsoco.converters.to_mmseg_decoder import (check_decoder_against_segmentor,
 from mmsoco.datasets.transforms.box_ops import crop_resize_matrix
 from mmsoco.datasets.transforms.geometric import BoxAwareRandomFlip
 from mmsoco.datasets.transforms.geometric_views import GeometricMultiView, crop_view
-from mmsoco.models.utils.cell_matching import NO_MATCH, geometric_match
+from mmsoco.datasets.cell_matching import NO_MATCH, geometric_match
 from mmsoco.models.utils.feature_queue import FeatureQueue
 from mmsoco.registry import MODELS
 from mmsoco.testing import REPO

@@ -9,8 +9,7 @@ import cv2
 import numpy as np
 import torch
 
-from mmsoco.models.utils.cell_matching import NO_MATCH, cell_centres, geometric_match, map_points
-
+from .cell_matching import NO_MATCH, cell_centres, geometric_match, map_points
 from .visualization import _GAP, _TITLE_H, _panel, proposal_colour
 
 

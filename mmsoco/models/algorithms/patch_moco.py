@@ -7,12 +7,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import ExponentialMovingAverage
 
+from mmsoco.datasets.cell_matching import NO_MATCH, geometric_match, similarity_match
 from mmsoco.datasets.fallbacks import FallbackCounter
 from mmsoco.host import (STEM_OUTPUT_RESNETS, BaseModel, DataSample, batch_shuffle_ddp,
                          batch_unshuffle_ddp)
 from mmsoco.registry import MODELS
-
-from ..utils.cell_matching import NO_MATCH, geometric_match, similarity_match
 from ..utils.feature_queue import FeatureQueue
 
 MATCHINGS = ('geometric', 'feature')
