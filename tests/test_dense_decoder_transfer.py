@@ -14,17 +14,31 @@ from transfer_utils import REPO
 
 FCN = 'fcn-d6_r50-d16_soco-100e_4xb4-coslr-30k_voc12aug-513x513.py'
 PSP = 'pspnet_r50-d8_soco-100e_4xb4-coslr-30k_voc12aug-512x512.py'
-#: pretext model -> (segmentation config with its decoder, backbone tensors, decode head tensors)
+DLV3 = 'deeplabv3plus_r50-d8_soco-100e_4xb4-coslr-30k_voc12aug-512x512.py'
+NL = 'nonlocal_r50-d8_soco-100e_4xb4-coslr-30k_voc12aug-512x512.py'
+#: case -> (pretext model [+ the segmentation config whose decoder it takes], segmentation config
+#: with that decoder, backbone tensors, decode head tensors). DeepLabV3+ and Non-local have no
+#: pretext config of their own: PLR takes the segmentation config's backbone and decode head.
 CASES = {
-    'plr_r50-d16_fcn-d6.py': (FCN, 318, 12),
-    'edmoco_r50-d8_psp.py': (PSP, 318, 30),
+    'plr-fcn-d6': ('plr_r50-d16_fcn-d6.py', FCN, 318, 12),
+    'edmoco-psp': ('edmoco_r50-d8_psp.py', PSP, 318, 30),
+    'plr-deeplabv3plus': ('plr_r50-d8_psp.py+' + DLV3, DLV3, 318, 84),
+    'plr-nonlocal': ('plr_r50-d8_psp.py+' + NL, NL, 318, 30),
 }
 
 
 def pretext_state(name, seed=0):
-    """A pretext model's state dict, every tensor distinguishable from a fresh init."""
+    """A pretext model's state dict, every tensor distinguishable from a fresh init.
+
+    ``name`` is a file of ``configs/_base_/models``, or ``FILE+SEG_CONFIG``: that model with the
+    backbone and decode head of the segmentation config (4 classes)."""
     torch.manual_seed(seed)
+    name, _, seg_config = name.partition('+')
     cfg = Config.fromfile(f'{REPO}/configs/_base_/models/{name}').model
+    if seg_config:
+        seg = Config.fromfile(f'{REPO}/configs/segmentation/{seg_config}').model
+        cfg.backbone.backbone = dict(seg.backbone, init_cfg=None)
+        cfg.backbone.decode_head = dict(seg.decode_head, num_classes=4)
     if cfg.type == 'EDMoCo':
         cfg.queue_len = 256
     state = MODELS.build(cfg).state_dict()
@@ -37,9 +51,9 @@ def _seg(config):
     return cfg, build_segmentor(cfg)
 
 
-@pytest.mark.parametrize('pretext', sorted(CASES))
-def test_encoder_decoder_loads_strictly_into_the_segmenter(pretext):
-    config, n_backbone, n_head = CASES[pretext]
+@pytest.mark.parametrize('case', sorted(CASES))
+def test_encoder_decoder_loads_strictly_into_the_segmenter(case):
+    pretext, config, n_backbone, n_head = CASES[case]
     state = pretext_state(pretext)
     conv = convert_dense_state_dict(state)
     assert conv.counts == (n_backbone, n_head)
