@@ -47,6 +47,17 @@ def model_cfg(variant='fpn', tiny=False):
     return cfg
 
 
+#: ``model_cfg(tiny=True)``'s widths as ``--cfg-options`` of a tool run in another process.
+TINY_FPN_OPTIONS = (
+    'model.backbone.depth=18', 'model.neck.in_channels=[64,128,256,512]',
+    'model.neck.out_channels=64', 'model.roi_extractor.out_channels=64',
+    'model.head.in_channels=64', 'model.head.conv_out_channels=64',
+    'model.head.fc_out_channels=256', 'model.projector.in_channels=256',
+    'model.projector.hid_channels=512', 'model.projector.out_channels=128',
+    'model.predictor.in_channels=128', 'model.predictor.hid_channels=512',
+    'model.predictor.out_channels=128')
+
+
 def make_sample(view_bboxes, valid=None):
     """A data sample as :class:`SoCoViews` packs it: boxes (V, K, 4), ids (V, K), validity (V, K)
     (``valid``: (K,), the same in every view), one box set per view."""

@@ -21,7 +21,7 @@ import torch
 from mmengine.config import Config
 
 from mmsoco.registry import HOSTS, BlockedHost, check_default_scope, choose_host
-from mmsoco.testing import REPO
+from mmsoco.testing import REPO, TINY_FPN_OPTIONS
 
 PROBE = osp.join(REPO, 'tests', 'route_probe.py')
 DEMO = 'soco_resnet50-fpn_1xb4-coslr-2e_demo.py'
@@ -286,3 +286,27 @@ def test_an_mmpretrain_checkpoint_converts_for_mmdet_and_mmseg(mmpretrain_run, t
     assert torch.equal(det['roi_head.bbox_head.shared_fcs.0.weight'],
                        online['head.shared_fcs.0.weight'])
     assert osp.getsize(tmp_path / 'd2.pkl') > 0
+
+
+def test_dist_train_runs_the_mmpretrain_demo_on_two_processes(mmpretrain_run, tmp_path):
+    """tools/dist_train.sh takes the MMPretrain configs: 2 gloo ranks (DEVICE=cpu), narrow layers,
+    one iteration each; the run's config is MMPretrain's scope (train.py refuses a config whose
+    host is not the one imported, so a rank that had imported mmselfsup would have stopped)."""
+    work = str(tmp_path / 'work')
+    cmd = ['bash', osp.join(REPO, 'tools', 'dist_train.sh'), PRETRAIN_DEMO, '2', '--work-dir',
+           work, '--cfg-options', f'train_dataloader.dataset.data_root={mmpretrain_run["data"]}/',
+           'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
+           'train_cfg.max_epochs=1', *TINY_FPN_OPTIONS]
+    env = dict(_env(), PORT=str(29500 + (os.getpid() + 500) % 1000), PYTHON=sys.executable,
+               DEVICE='cpu')
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    [log] = glob.glob(osp.join(work, '*', '*.log'))
+    text = open(log).read()
+    assert 'Distributed training: True' in text and 'GPU number: 2' in text, text[:3000]
+    iters = re.findall(r'Epoch\(train\) +\[1\]\[1/1\].* loss: (-?[0-9.]+) ', text)
+    assert len(iters) == 1 and math.isfinite(float(iters[0])), text[-2000:]
+    dumped = Config.fromfile(osp.join(work, osp.basename(PRETRAIN_DEMO)),
+                             import_custom_modules=False)   # this process runs on mmselfsup
+    assert dumped.default_scope == 'mmpretrain'
+    assert osp.isfile(osp.join(work, 'epoch_1.pth'))
