@@ -19,6 +19,7 @@ from PIL import Image
 
 from mmsoco.converters.to_mmseg import build_segmentor, convert_soco_checkpoint
 from mmsoco.study.cli import main as cli_main
+from mmsoco.study.cli import parse_args, settings_from_args
 from mmsoco.study.seg_configs import segmentation_config
 from mmsoco.study.seg_data import check_seg_folder
 from transfer_utils import REPO
@@ -224,3 +225,15 @@ def test_the_study_evaluator_scores_a_perfect_prediction_100(tmp_path):
                              gt_sem_seg=dict(data=gt[None]), img_path='x.png')])
     scores = metric.evaluate(1)
     assert scores['mIoU'] == 100 and scores['aAcc'] == 100, scores
+
+
+@pytest.mark.parametrize('option', ['--run-name', '--det-name'])
+def test_run_name_names_a_segmentation_run_too(option, tmp_path):
+    """--run-name (and its old spelling --det-name) is part of a segmentation run's name, after
+    the task and the model, so two mask sets of one model can share a work dir."""
+    seg_data = _camvid_subset(str(tmp_path / 'camvid'), n_train=2, n_val=1)
+    work = str(tmp_path / 'work')
+    for model in ('fcn', 'fpn'):
+        args = parse_args(_args(seg_data, seg_data, work, '--seg-model', model, option, 'masks2'))
+        assert settings_from_args(args).run_name == f'seg-{model}-masks2'
+    assert settings_from_args(parse_args(_args(seg_data, seg_data, work))).run_name == 'seg-fcn'
