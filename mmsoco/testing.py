@@ -1,5 +1,7 @@
 """Model configs and hand-made batches (no data pipeline), for tests and benchmarks."""
 import copy
+import importlib.metadata
+import socket
 
 import numpy as np
 import torch
@@ -27,6 +29,16 @@ def plain_bn(cfg):
     return cfg
 
 
+#: ``model_cfg(tiny=True)``: narrower widths (ResNet-18, 64-channel FPN, 512-wide MLPs), keys of
+#: ``cfg.model``.
+TINY_FPN = {
+    'backbone.depth': 18, 'neck.in_channels': [64, 128, 256, 512], 'neck.out_channels': 64,
+    'roi_extractor.out_channels': 64, 'head.in_channels': 64, 'head.conv_out_channels': 64,
+    'head.fc_out_channels': 256, 'projector.in_channels': 256, 'projector.hid_channels': 512,
+    'projector.out_channels': 128, 'predictor.in_channels': 128, 'predictor.hid_channels': 512,
+    'predictor.out_channels': 128}
+
+
 def model_cfg(variant='fpn', tiny=False):
     """The shipped model config, with plain BN so it runs outside distributed training.
 
@@ -37,25 +49,34 @@ def model_cfg(variant='fpn', tiny=False):
     cfg = plain_bn(copy.deepcopy(cfg))
     if tiny:
         assert variant == 'fpn'
-        cfg.backbone.depth = 18
-        cfg.neck.in_channels = [64, 128, 256, 512]
-        cfg.neck.out_channels = 64
-        cfg.roi_extractor.out_channels = 64
-        cfg.head.update(in_channels=64, conv_out_channels=64, fc_out_channels=256)
-        cfg.projector.update(in_channels=256, hid_channels=512, out_channels=128)
-        cfg.predictor.update(in_channels=128, hid_channels=512, out_channels=128)
+        for key, value in TINY_FPN.items():
+            *path, leaf = key.split('.')
+            node = cfg
+            for name in path:
+                node = node[name]
+            node[leaf] = copy.deepcopy(value)
     return cfg
 
 
-#: ``model_cfg(tiny=True)``'s widths as ``--cfg-options`` of a tool run in another process.
-TINY_FPN_OPTIONS = (
-    'model.backbone.depth=18', 'model.neck.in_channels=[64,128,256,512]',
-    'model.neck.out_channels=64', 'model.roi_extractor.out_channels=64',
-    'model.head.in_channels=64', 'model.head.conv_out_channels=64',
-    'model.head.fc_out_channels=256', 'model.projector.in_channels=256',
-    'model.projector.hid_channels=512', 'model.projector.out_channels=128',
-    'model.predictor.in_channels=128', 'model.predictor.hid_channels=512',
-    'model.predictor.out_channels=128')
+#: ``cfg.model`` keys -> ``--cfg-options`` strings, for a tool run in another process.
+TINY_FPN_OPTIONS = tuple(f'model.{key}={value}'.replace(' ', '') for key, value in TINY_FPN.items())
+
+
+def installed(name: str) -> bool:
+    """Whether distribution ``name`` is installed, read from its metadata, not imported (a test
+    process on mmselfsup refuses to import mmpretrain, mmsoco/registry.py)."""
+    try:
+        return bool(importlib.metadata.version(name))
+    except importlib.metadata.PackageNotFoundError:
+        return False
+
+
+def free_port() -> int:
+    """A TCP port free on this machine now, for a test's torch.distributed rendezvous (tests in
+    two pytest-xdist workers each start their own)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
 
 
 def make_sample(view_bboxes, valid=None):

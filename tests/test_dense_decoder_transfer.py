@@ -16,27 +16,29 @@ FCN = 'fcn-d6_r50-d16_soco-100e_4xb4-coslr-30k_voc12aug-513x513.py'
 PSP = 'pspnet_r50-d8_soco-100e_4xb4-coslr-30k_voc12aug-512x512.py'
 DLV3 = 'deeplabv3plus_r50-d8_soco-100e_4xb4-coslr-30k_voc12aug-512x512.py'
 NL = 'nonlocal_r50-d8_soco-100e_4xb4-coslr-30k_voc12aug-512x512.py'
-#: case -> (pretext model [+ the segmentation config whose decoder it takes], segmentation config
-#: with that decoder, backbone tensors, decode head tensors). DeepLabV3+ and Non-local have no
-#: pretext config of their own: PLR takes the segmentation config's backbone and decode head.
+#: case -> (pretext model, segmentation config with its decoder, backbone tensors, decode head
+#: tensors, whether the pretext model takes that config's backbone and decode head). DeepLabV3+
+#: and Non-local have no pretext config of their own: PLR takes the segmentation config's.
 CASES = {
-    'plr-fcn-d6': ('plr_r50-d16_fcn-d6.py', FCN, 318, 12),
-    'edmoco-psp': ('edmoco_r50-d8_psp.py', PSP, 318, 30),
-    'plr-deeplabv3plus': ('plr_r50-d8_psp.py+' + DLV3, DLV3, 318, 84),
-    'plr-nonlocal': ('plr_r50-d8_psp.py+' + NL, NL, 318, 30),
+    'plr-fcn-d6': ('plr_r50-d16_fcn-d6.py', FCN, 318, 12, False),
+    'edmoco-psp': ('edmoco_r50-d8_psp.py', PSP, 318, 30, False),
+    'plr-deeplabv3plus': ('plr_r50-d8_psp.py', DLV3, 318, 84, True),
+    'plr-nonlocal': ('plr_r50-d8_psp.py', NL, 318, 30, True),
 }
 
 
-def pretext_state(name, seed=0):
+def pretext_state(name, seed=0, decoder_of=None):
     """A pretext model's state dict, every tensor distinguishable from a fresh init.
 
-    ``name`` is a file of ``configs/_base_/models``, or ``FILE+SEG_CONFIG``: that model with the
-    backbone and decode head of the segmentation config (4 classes)."""
+    Args:
+        name (str): A file of ``configs/_base_/models``.
+        decoder_of (str, optional): A segmentation config whose backbone and decode head (with
+            4 classes) replace the model's.
+    """
     torch.manual_seed(seed)
-    name, _, seg_config = name.partition('+')
     cfg = Config.fromfile(f'{REPO}/configs/_base_/models/{name}').model
-    if seg_config:
-        seg = Config.fromfile(f'{REPO}/configs/segmentation/{seg_config}').model
+    if decoder_of:
+        seg = Config.fromfile(f'{REPO}/configs/segmentation/{decoder_of}').model
         cfg.backbone.backbone = dict(seg.backbone, init_cfg=None)
         cfg.backbone.decode_head = dict(seg.decode_head, num_classes=4)
     if cfg.type == 'EDMoCo':
@@ -53,8 +55,8 @@ def _seg(config):
 
 @pytest.mark.parametrize('case', sorted(CASES))
 def test_encoder_decoder_loads_strictly_into_the_segmenter(case):
-    pretext, config, n_backbone, n_head = CASES[case]
-    state = pretext_state(pretext)
+    pretext, config, n_backbone, n_head, takes_decoder = CASES[case]
+    state = pretext_state(pretext, decoder_of=config if takes_decoder else None)
     conv = convert_dense_state_dict(state)
     assert conv.counts == (n_backbone, n_head)
     cfg, seg = _seg(config)

@@ -7,7 +7,6 @@ mmpretrain is not installed.
 """
 import glob
 import importlib
-import importlib.metadata
 import json
 import math
 import os
@@ -21,7 +20,7 @@ import torch
 from mmengine.config import Config
 
 from mmsoco.registry import HOSTS, BlockedHost, check_default_scope, choose_host
-from mmsoco.testing import REPO, TINY_FPN_OPTIONS
+from mmsoco.testing import REPO, TINY_FPN_OPTIONS, free_port, installed
 
 PROBE = osp.join(REPO, 'tests', 'route_probe.py')
 DEMO = 'soco_resnet50-fpn_1xb4-coslr-2e_demo.py'
@@ -39,15 +38,8 @@ def _on_mmpretrain(name: str) -> str:
     return name.replace('.py', '_mmpretrain.py')
 
 
-def _installed(name):
-    try:   # its metadata, not an import: this process refuses mmpretrain
-        return bool(importlib.metadata.version(name))
-    except importlib.metadata.PackageNotFoundError:
-        return False
-
-
 needs_mmpretrain = pytest.mark.skipif(
-    not _installed('mmpretrain'),
+    not installed('mmpretrain'),
     reason='mmpretrain is not installed (tools/setup_env.sh installs it; requirements/pins.txt)')
 
 
@@ -210,7 +202,7 @@ def test_plr_trains_on_mmpretrain_without_importing_mmselfsup(tmp_path):
 @pytest.fixture(scope='module')
 def mmpretrain_run(tmp_path_factory):
     """The MMPretrain demo config, 2 iterations on 4 real photos, in a process of its own."""
-    if not _installed('mmpretrain'):
+    if not installed('mmpretrain'):
         pytest.skip('mmpretrain is not installed (tools/setup_env.sh installs it)')
     from data_prep.demo_collection import build_demo_collection
     from data_prep.generate_proposals import main as generate
@@ -297,7 +289,7 @@ def test_dist_train_runs_the_mmpretrain_demo_on_two_processes(mmpretrain_run, tm
            work, '--cfg-options', f'train_dataloader.dataset.data_root={mmpretrain_run["data"]}/',
            'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
            'train_cfg.max_epochs=1', *TINY_FPN_OPTIONS]
-    env = dict(_env(), PORT=str(29500 + (os.getpid() + 500) % 1000), PYTHON=sys.executable,
+    env = dict(_env(), PORT=str(free_port()), PYTHON=sys.executable,
                DEVICE='cpu')
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]

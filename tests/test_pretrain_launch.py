@@ -21,7 +21,7 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 from mmsoco.registry import HOOKS
-from mmsoco.testing import REPO, plain_bn
+from mmsoco.testing import REPO, free_port, plain_bn
 
 # The 400-epoch original recipes run the data paths of the 100-epoch ones (FPN: without the
 # cutout; C4: the same), and their schedules are those of the paper-text 400-epoch configs.
@@ -351,7 +351,7 @@ def test_two_process_gloo_training_agrees_on_weights(demo_data, tmp_path):
     work = str(tmp_path / 'work dir')
     cmd = ['bash', osp.join(REPO, 'tools', 'dist_train.sh'), config, '2', '--work-dir', work,
            '--cfg-options', 'train_cfg.max_epochs=1']
-    env = dict(_env(), PORT=str(29500 + os.getpid() % 1000), PYTHON=sys.executable, DEVICE='cpu')
+    env = dict(_env(), PORT=str(free_port()), PYTHON=sys.executable, DEVICE='cpu')
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     digests = [open(osp.join(work, f'digest_rank{r}.txt')).read().split() for r in (0, 1)]

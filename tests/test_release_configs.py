@@ -2,7 +2,6 @@
 Runner writes into its work dir, ``tools/train.py`` says in one line why a config cannot be used,
 and ``tools/dist_train.sh`` refuses more GPUs than the node has before launching anything."""
 import glob
-import importlib.metadata
 import os
 import os.path as osp
 import stat
@@ -13,7 +12,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmsoco.testing import REPO
+from mmsoco.testing import REPO, installed
 
 CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', '**', '*.py'), recursive=True) +
                  glob.glob(osp.join(REPO, 'tests', 'configs', '*.py')))
@@ -46,17 +45,10 @@ def test_every_runnable_config_has_a_file_name_of_its_own():
     assert shared == [], f'configs that share a file name with another config: {shared}'
 
 
-def _installed(name):
-    try:   # its metadata, not an import: this process refuses mmpretrain (mmsoco/registry.py)
-        return bool(importlib.metadata.version(name))
-    except importlib.metadata.PackageNotFoundError:
-        return False
-
-
 @pytest.mark.parametrize('config', CONFIGS, ids=lambda c: osp.relpath(c, REPO))
 def test_config_reloads_from_the_dump_the_runner_writes(config, tmp_path):
     if osp.relpath(config, REPO).startswith(osp.join('configs', 'mmpretrain')) and \
-            not _installed('mmpretrain'):
+            not installed('mmpretrain'):
         pytest.skip("mmpretrain is not installed: its configs' mmpretrain:: bases cannot load")
     # without their custom imports: mmsoco is imported (conftest.py), and this process, on
     # mmselfsup, refuses the mmpretrain that configs/mmpretrain/ import (mmsoco/registry.py)
